@@ -1,0 +1,386 @@
+#include "pipeline/camera_pipeline.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "base/log.h"
+
+namespace patrolrec::pipeline {
+namespace {
+
+constexpr int kMaxBackoffMs = 30'000;
+constexpr int64_t kStableRunNs = 60 * base::kNsPerSecond;   // after this, back-off starts over
+constexpr int64_t kStallNs = 5 * base::kNsPerSecond;        // no frame for this long: stalled
+constexpr int64_t kFirstFrameNs = 20 * base::kNsPerSecond;  // RTSP may take a while to connect
+
+std::string ErrorText(GstMessage* message) {
+  GError* error = nullptr;
+  gchar* debug = nullptr;
+  gst_message_parse_error(message, &error, &debug);
+  std::string text = GST_OBJECT_NAME(GST_MESSAGE_SRC(message));
+  text += ": ";
+  text += error ? error->message : "unknown error";
+  if (debug) {
+    // The debug string's last line usually carries the errno text ("... (No such file...)").
+    std::string d = debug;
+    size_t cut = d.find_last_of('\n');
+    text += " [" + (cut == std::string::npos ? d : d.substr(cut + 1)) + "]";
+  }
+  if (error) g_error_free(error);
+  g_free(debug);
+  return text;
+}
+
+}  // namespace
+
+const char* CameraStateName(CameraState state) {
+  switch (state) {
+    case CameraState::kStopped: return "stopped";
+    case CameraState::kStarting: return "starting";
+    case CameraState::kRecording: return "recording";
+    case CameraState::kFailed: return "failed";
+    case CameraState::kStopping: return "stopping";
+  }
+  return "?";
+}
+
+CameraPipeline::CameraPipeline(CameraSpec spec, std::string description, base::Clock* clock,
+                               CameraCallbacks callbacks)
+    : spec_(std::move(spec)),
+      description_(std::move(description)),
+      clock_(clock),
+      callbacks_(std::move(callbacks)) {}
+
+CameraPipeline::~CameraPipeline() {
+  if (retry_timer_) g_source_remove(retry_timer_);
+  if (stop_timer_) g_source_remove(stop_timer_);
+  TearDown(/*report_open_file=*/false);
+}
+
+void CameraPipeline::SetState(CameraState state) {
+  if (state_ == state) return;
+  state_ = state;
+  if (callbacks_.on_state) callbacks_.on_state(spec_.name, state);
+}
+
+void CameraPipeline::Start() {
+  retry_timer_ = 0;
+  if (state_ == CameraState::kStopping) return;
+  GError* error = nullptr;
+  pipeline_ = gst_parse_launch(description_.c_str(), &error);
+  if (!pipeline_ || error) {
+    std::string cause = std::string("cannot build pipeline: ") + (error ? error->message : "?");
+    if (error) g_error_free(error);
+    if (pipeline_) {
+      gst_object_unref(pipeline_);
+      pipeline_ = nullptr;
+    }
+    Fail(cause);
+    return;
+  }
+  gst_element_set_name(pipeline_, spec_.name.c_str());
+
+  GstBus* bus = gst_element_get_bus(pipeline_);
+  bus_watch_ = gst_bus_add_watch(bus, &CameraPipeline::OnBusMessage, this);
+  gst_object_unref(bus);
+
+  if (GstElement* split = gst_bin_get_by_name(GST_BIN(pipeline_), "split")) {
+    g_signal_connect(split, "format-location-full", G_CALLBACK(&CameraPipeline::OnFormatLocation),
+                     this);
+    gst_object_unref(split);
+  }
+  if (GstElement* queue = gst_bin_get_by_name(GST_BIN(pipeline_), "vq")) {
+    GstPad* pad = gst_element_get_static_pad(queue, "sink");
+    gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, &CameraPipeline::OnVideoBuffer, this,
+                      nullptr);
+    gst_object_unref(pad);
+    gst_object_unref(queue);
+  }
+  SetOverlayText(overlay_text_);
+
+  frames_seen_ = 0;
+  started_monotonic_ns_ = clock_->MonotonicNs();
+  last_frame_monotonic_ns_ = started_monotonic_ns_;
+  SetState(CameraState::kStarting);
+  if (!watchdog_) watchdog_ = g_timeout_add(1000, &CameraPipeline::OnWatchdog, this);
+
+  if (gst_element_set_state(pipeline_, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    // The bus usually carries the precise cause; take it if it is there.
+    std::string cause = "could not start (state change to PLAYING failed)";
+    GstBus* b = gst_element_get_bus(pipeline_);
+    if (GstMessage* m = gst_bus_pop_filtered(b, GST_MESSAGE_ERROR)) {
+      cause = ErrorText(m);
+      gst_message_unref(m);
+    }
+    gst_object_unref(b);
+    Fail(cause);
+  }
+}
+
+void CameraPipeline::Stop(int timeout_ms, std::function<void()> done) {
+  if (retry_timer_) {
+    g_source_remove(retry_timer_);
+    retry_timer_ = 0;
+  }
+  stop_done_ = std::move(done);
+  if (!pipeline_) {
+    SetState(CameraState::kStopping);
+    FinishStop();
+    return;
+  }
+  SetState(CameraState::kStopping);
+  // EOS through the sources lets every element drain, and splitmuxsink finalise the last file.
+  gst_element_send_event(pipeline_, gst_event_new_eos());
+  stop_timer_ = g_timeout_add(static_cast<guint>(timeout_ms), &CameraPipeline::OnStopTimeout, this);
+}
+
+gboolean CameraPipeline::OnStopTimeout(gpointer self) {
+  auto* camera = static_cast<CameraPipeline*>(self);
+  camera->stop_timer_ = 0;
+  base::LogWarning("last segment not finalised in time at stop; it will be recovered",
+                   {{"CAMERA", camera->spec_.name}});
+  camera->FinishStop();
+  return G_SOURCE_REMOVE;
+}
+
+void CameraPipeline::FinishStop() {
+  if (stop_timer_) {
+    g_source_remove(stop_timer_);
+    stop_timer_ = 0;
+  }
+  TearDown(/*report_open_file=*/true);
+  SetState(CameraState::kStopped);
+  if (auto done = std::move(stop_done_)) {
+    stop_done_ = nullptr;
+    done();
+  }
+}
+
+void CameraPipeline::Abandon() {
+  if (retry_timer_) g_source_remove(retry_timer_);
+  if (stop_timer_) g_source_remove(stop_timer_);
+  retry_timer_ = stop_timer_ = 0;
+  TearDown(/*report_open_file=*/false);
+  SetState(CameraState::kStopped);
+}
+
+void CameraPipeline::TearDown(bool report_open_file) {
+  if (watchdog_) {
+    g_source_remove(watchdog_);
+    watchdog_ = 0;
+  }
+  if (bus_watch_) {
+    g_source_remove(bus_watch_);
+    bus_watch_ = 0;
+  }
+  if (pipeline_) {
+    gst_element_set_state(pipeline_, GST_STATE_NULL);
+    gst_object_unref(pipeline_);
+    pipeline_ = nullptr;
+  }
+  std::vector<SegmentOpened> unclosed;
+  {
+    std::lock_guard lock(files_mutex_);
+    unclosed.swap(unclosed_);
+  }
+  if (!report_open_file) return;
+  for (const SegmentOpened& file : unclosed) {
+    if (callbacks_.on_segment_closed) {
+      callbacks_.on_segment_closed(
+          {spec_.name, file.path, file.start_utc_ns, /*complete=*/false});
+    }
+  }
+}
+
+void CameraPipeline::Fail(const std::string& cause) {
+  TearDown(/*report_open_file=*/true);
+  if (state_ == CameraState::kStopping) {
+    FinishStop();
+    return;
+  }
+  // A camera that ran well for a while starts its back-off over.
+  if (clock_->MonotonicNs() - started_monotonic_ns_ > kStableRunNs) backoff_ms_ = 1000;
+  const int retry_in_ms = backoff_ms_;
+  SetState(CameraState::kFailed);
+  if (callbacks_.on_failure) callbacks_.on_failure(spec_.name, cause, retry_in_ms);
+  backoff_ms_ = std::min(backoff_ms_ * 2, kMaxBackoffMs);
+  retry_timer_ = g_timeout_add(static_cast<guint>(retry_in_ms), &CameraPipeline::OnRetry, this);
+}
+
+gboolean CameraPipeline::OnRetry(gpointer self) {
+  auto* camera = static_cast<CameraPipeline*>(self);
+  camera->retry_timer_ = 0;
+  ++camera->restarts_;
+  camera->Start();
+  return G_SOURCE_REMOVE;
+}
+
+gboolean CameraPipeline::OnWatchdog(gpointer self) {
+  auto* camera = static_cast<CameraPipeline*>(self);
+  const int64_t now = camera->clock_->MonotonicNs();
+  if (camera->state_ == CameraState::kStarting && camera->frames_seen_ == 0 &&
+      now - camera->started_monotonic_ns_ > kFirstFrameNs) {
+    camera->watchdog_ = 0;  // Fail() tears down; this source ends with G_SOURCE_REMOVE
+    camera->Fail("no frame within " + std::to_string(kFirstFrameNs / base::kNsPerSecond) +
+                 " s of starting (camera not delivering)");
+    return G_SOURCE_REMOVE;
+  }
+  if (camera->state_ == CameraState::kRecording &&
+      now - camera->last_frame_monotonic_ns_ > kStallNs) {
+    camera->watchdog_ = 0;
+    camera->Fail("no frame for " + std::to_string(kStallNs / base::kNsPerSecond) +
+                 " s (camera stalled or disconnected)");
+    return G_SOURCE_REMOVE;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+GstPadProbeReturn CameraPipeline::OnVideoBuffer(GstPad*, GstPadProbeInfo*, gpointer self) {
+  auto* camera = static_cast<CameraPipeline*>(self);
+  camera->frames_seen_.fetch_add(1, std::memory_order_relaxed);
+  camera->last_frame_monotonic_ns_.store(camera->clock_->MonotonicNs(), std::memory_order_relaxed);
+  return GST_PAD_PROBE_OK;
+}
+
+int64_t CameraPipeline::RunningTimeToUtc(GstClockTime running_time) {
+  // running time + base time = pipeline clock time; the offset between the pipeline clock and
+  // the wall clock, read now, maps that clock time to UTC.
+  GstClock* clock = pipeline_ ? gst_element_get_clock(pipeline_) : nullptr;
+  if (!clock || !GST_CLOCK_TIME_IS_VALID(running_time)) {
+    if (clock) gst_object_unref(clock);
+    return clock_->NowUtcNs();
+  }
+  const int64_t clock_now = static_cast<int64_t>(gst_clock_get_time(clock));
+  const int64_t utc_now = clock_->NowUtcNs();
+  gst_object_unref(clock);
+  const int64_t base_time = static_cast<int64_t>(gst_element_get_base_time(pipeline_));
+  return static_cast<int64_t>(running_time) + base_time + (utc_now - clock_now);
+}
+
+gchar* CameraPipeline::OnFormatLocation(GstElement*, guint, GstSample* first_sample,
+                                        gpointer self) {
+  auto* camera = static_cast<CameraPipeline*>(self);
+  GstClockTime running_time = GST_CLOCK_TIME_NONE;
+  if (first_sample) {
+    GstBuffer* buffer = gst_sample_get_buffer(first_sample);
+    const GstSegment* segment = gst_sample_get_segment(first_sample);
+    if (buffer && segment && GST_BUFFER_PTS_IS_VALID(buffer)) {
+      running_time = gst_segment_to_running_time(segment, GST_FORMAT_TIME, GST_BUFFER_PTS(buffer));
+    }
+  }
+  SegmentOpened file;
+  file.camera = camera->spec_.name;
+  file.start_utc_ns = camera->RunningTimeToUtc(running_time);
+  file.path = camera->callbacks_.next_segment_path(file.start_utc_ns);
+  {
+    std::lock_guard lock(camera->files_mutex_);
+    camera->unclosed_.push_back(file);
+  }
+  return g_strdup(file.path.c_str());
+}
+
+void CameraPipeline::HandleElementMessage(GstMessage* message) {
+  const GstStructure* s = gst_message_get_structure(message);
+  if (!s) return;
+  const bool opened = gst_structure_has_name(s, "splitmuxsink-fragment-opened");
+  const bool closed = gst_structure_has_name(s, "splitmuxsink-fragment-closed");
+  if (!opened && !closed) return;
+  const char* location = gst_structure_get_string(s, "location");
+  if (!location) return;
+
+  SegmentOpened file;
+  bool known = false;
+  {
+    std::lock_guard lock(files_mutex_);
+    auto it = std::find_if(unclosed_.begin(), unclosed_.end(),
+                           [&](const SegmentOpened& f) { return f.path == location; });
+    if (it != unclosed_.end()) {
+      file = *it;
+      known = true;
+      if (closed) unclosed_.erase(it);
+    }
+  }
+  if (!known) return;
+  if (opened) {
+    SetState(CameraState::kRecording);
+    if (callbacks_.on_segment_opened) callbacks_.on_segment_opened(file);
+    return;
+  }
+  if (callbacks_.on_segment_closed) {
+    callbacks_.on_segment_closed(
+        {spec_.name, file.path, file.start_utc_ns, /*complete=*/true});
+  }
+  if (state_ == CameraState::kStopping) {
+    std::lock_guard lock(files_mutex_);
+    if (!unclosed_.empty()) return;
+  } else {
+    return;
+  }
+  FinishStop();
+}
+
+gboolean CameraPipeline::OnBusMessage(GstBus*, GstMessage* message, gpointer self) {
+  auto* camera = static_cast<CameraPipeline*>(self);
+  switch (GST_MESSAGE_TYPE(message)) {
+    case GST_MESSAGE_ELEMENT:
+      camera->HandleElementMessage(message);
+      break;
+    case GST_MESSAGE_ERROR:
+      // Fail() removes this watch; returning FALSE as well keeps GLib from calling it again.
+      camera->bus_watch_ = 0;
+      camera->Fail(ErrorText(message));
+      return G_SOURCE_REMOVE;
+    case GST_MESSAGE_WARNING: {
+      GError* error = nullptr;
+      gst_message_parse_warning(message, &error, nullptr);
+      base::LogWarning(std::string(GST_OBJECT_NAME(GST_MESSAGE_SRC(message))) + ": " +
+                           (error ? error->message : "warning"),
+                       {{"CAMERA", camera->spec_.name}});
+      if (error) g_error_free(error);
+      break;
+    }
+    case GST_MESSAGE_EOS:
+      if (camera->state_ == CameraState::kStopping) {
+        // All files are normally closed by now; if one is not, the timeout reports it.
+        std::lock_guard lock(camera->files_mutex_);
+        if (!camera->unclosed_.empty()) break;
+      } else if (camera->spec_.source == Source::kClip) {
+        // A replayed clip has ended: play it again, as a camera would go on delivering.
+        camera->bus_watch_ = 0;
+        camera->TearDown(/*report_open_file=*/true);
+        camera->Start();
+        return G_SOURCE_REMOVE;
+      } else {
+        camera->bus_watch_ = 0;
+        camera->Fail("the source ended its stream (end of stream)");
+        return G_SOURCE_REMOVE;
+      }
+      camera->bus_watch_ = 0;
+      camera->FinishStop();
+      return G_SOURCE_REMOVE;
+    default:
+      break;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+void CameraPipeline::SetOverlayText(const std::string& text) {
+  overlay_text_ = text;
+  if (!pipeline_) return;
+  if (GstElement* info = gst_bin_get_by_name(GST_BIN(pipeline_), "info")) {
+    g_object_set(info, "text", text.c_str(), nullptr);
+    gst_object_unref(info);
+  }
+}
+
+void CameraPipeline::InjectSourceErrorForTesting(const std::string& message) {
+  if (!pipeline_) return;
+  if (GstElement* src = gst_bin_get_by_name(GST_BIN(pipeline_), "src")) {
+    gst_element_message_full(src, GST_MESSAGE_ERROR, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ,
+                             g_strdup(message.c_str()), g_strdup("injected by a test"), __FILE__,
+                             GST_FUNCTION, __LINE__);
+    gst_object_unref(src);
+  }
+}
+
+}  // namespace patrolrec::pipeline

@@ -1,0 +1,132 @@
+// One camera's GStreamer pipeline and its life: start, restart with back-off after any failure,
+// clean stop. The invariant: whatever happens to this camera (an error, a stall, a source that
+// never starts), every file it opened is reported exactly once through on_segment_closed, either
+// as complete or as interrupted, and no other camera is affected (each camera has its own
+// pipeline, bus and timers). All methods and callbacks run on the GLib main loop, except
+// next_segment_path, which GStreamer calls from a streaming thread.
+#pragma once
+
+#include <gst/gst.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "pipeline/camera_spec.h"
+#include "pipeline/graph.h"
+
+namespace patrolrec::pipeline {
+
+// A segment file that GStreamer has finished with (or abandoned).
+struct SegmentClosed {
+  std::string camera;
+  std::string path;          // absolute path of the .mp4
+  int64_t start_utc_ns = 0;  // wall-clock time of the file's first frame
+  // false: the pipeline failed, stalled or was abandoned while writing it; the file may end in
+  // a torn fragment and must be recovered (cut at its last complete fragment) before sealing.
+  bool complete = true;
+};
+
+struct SegmentOpened {
+  std::string camera;
+  std::string path;
+  int64_t start_utc_ns = 0;
+};
+
+enum class CameraState { kStopped, kStarting, kRecording, kFailed, kStopping };
+const char* CameraStateName(CameraState state);
+
+struct CameraCallbacks {
+  // Called from a streaming thread when a new file is about to be opened: returns its absolute
+  // path. Must be thread-safe.
+  std::function<std::string(int64_t start_utc_ns)> next_segment_path;
+  std::function<void(const SegmentOpened&)> on_segment_opened;
+  std::function<void(const SegmentClosed&)> on_segment_closed;
+  // A failure with its cause, e.g. `/dev/video2: Cannot identify device (ENOENT)`; the pipeline
+  // restarts by itself after `retry_in_ms`.
+  std::function<void(const std::string& camera, const std::string& cause, int retry_in_ms)>
+      on_failure;
+  std::function<void(const std::string& camera, CameraState)> on_state;
+};
+
+class CameraPipeline {
+ public:
+  CameraPipeline(CameraSpec spec, std::string description, base::Clock* clock,
+                 CameraCallbacks callbacks);
+  ~CameraPipeline();
+  CameraPipeline(const CameraPipeline&) = delete;
+  CameraPipeline& operator=(const CameraPipeline&) = delete;
+
+  const std::string& name() const { return spec_.name; }
+  const std::string& description() const { return description_; }
+  CameraState state() const { return state_; }
+
+  // Builds the pipeline and sets it playing; failures are retried with back-off.
+  void Start();
+  // Ends the current segment cleanly (EOS), waiting at most `timeout_ms` for the last file to be
+  // finalised, then calls `done`. A file not finalised in time is reported as interrupted.
+  void Stop(int timeout_ms, std::function<void()> done);
+  // Drops the pipeline at once, as a crash would: the open file is left as it is on disk and is
+  // NOT reported (the next start's recovery finds it). For crash tests.
+  void Abandon();
+
+  // The text lines burned in at the bottom of every frame (identity, position).
+  void SetOverlayText(const std::string& text);
+
+  // Posts an error from the source element, exactly as a failing device would (tests).
+  void InjectSourceErrorForTesting(const std::string& message);
+
+  // Frames that reached the encoder since the last (re)start.
+  uint64_t frames_seen() const { return frames_seen_; }
+  int restarts() const { return restarts_; }
+
+ private:
+  static gboolean OnBusMessage(GstBus* bus, GstMessage* message, gpointer self);
+  static gchar* OnFormatLocation(GstElement* split, guint fragment_id, GstSample* first_sample,
+                                 gpointer self);
+  static GstPadProbeReturn OnVideoBuffer(GstPad* pad, GstPadProbeInfo* info, gpointer self);
+  static gboolean OnWatchdog(gpointer self);
+  static gboolean OnRetry(gpointer self);
+  static gboolean OnStopTimeout(gpointer self);
+
+  void HandleElementMessage(GstMessage* message);
+  void Fail(const std::string& cause);
+  void TearDown(bool report_open_file);
+  void ScheduleRetry();
+  void FinishStop();
+  void SetState(CameraState state);
+  int64_t RunningTimeToUtc(GstClockTime running_time);
+
+  CameraSpec spec_;
+  std::string description_;
+  base::Clock* clock_;
+  CameraCallbacks callbacks_;
+
+  GstElement* pipeline_ = nullptr;
+  guint bus_watch_ = 0;
+  guint watchdog_ = 0;
+  guint retry_timer_ = 0;
+  guint stop_timer_ = 0;
+  CameraState state_ = CameraState::kStopped;
+  int backoff_ms_ = 1000;
+  int restarts_ = 0;
+  int64_t started_monotonic_ns_ = 0;
+  std::function<void()> stop_done_;
+  std::string overlay_text_;
+
+  // Files handed to splitmuxsink and not yet reported closed. With async-finalize the previous
+  // file is still being finalised while the next one records, so there can be two. Appended by
+  // the streaming thread in OnFormatLocation, hence the mutex.
+  std::mutex files_mutex_;
+  std::vector<SegmentOpened> unclosed_;
+
+  std::atomic<uint64_t> frames_seen_{0};
+  std::atomic<int64_t> last_frame_monotonic_ns_{0};
+};
+
+}  // namespace patrolrec::pipeline

@@ -1,0 +1,102 @@
+#include "pipeline/graph.h"
+
+#include <algorithm>
+
+namespace patrolrec::pipeline {
+
+bool IsPassthrough(const CameraSpec& spec) {
+  bool h264_source = spec.source == Source::kRtsp ||
+                     (spec.source == Source::kV4l2 && spec.v4l2_format == V4l2Format::kH264);
+  return h264_source && !spec.overlay;
+}
+
+std::string QuoteForLaunch(const std::string& value) {
+  std::string out = "\"";
+  for (char c : value) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+namespace {
+
+std::string RawCaps(const CameraSpec& spec, const char* media) {
+  return std::string(media) + ",width=" + std::to_string(spec.width) +
+         ",height=" + std::to_string(spec.height) +
+         ",framerate=" + std::to_string(spec.framerate) + "/1";
+}
+
+// Source up to raw video (or, for passthrough, up to parsed H.264).
+std::string SourceDescription(const CameraSpec& spec) {
+  switch (spec.source) {
+    case Source::kTest:
+      return "videotestsrc name=src is-live=true pattern=" + spec.pattern + " ! " +
+             RawCaps(spec, "video/x-raw");
+    case Source::kClip:
+      // identity sync=true paces the decoded clip in real time, as a camera would deliver it.
+      return "filesrc name=src location=" + QuoteForLaunch(spec.location) +
+             " ! decodebin ! videoconvert ! videoscale ! videorate ! " +
+             RawCaps(spec, "video/x-raw") + " ! identity sync=true";
+    case Source::kV4l2: {
+      std::string src = "v4l2src name=src device=" + QuoteForLaunch(spec.location) + " ! ";
+      switch (spec.v4l2_format) {
+        case V4l2Format::kRaw: return src + RawCaps(spec, "video/x-raw");
+        case V4l2Format::kMjpeg: return src + RawCaps(spec, "image/jpeg") + " ! jpegdec";
+        case V4l2Format::kH264:
+          src += RawCaps(spec, "video/x-h264") + " ! h264parse";
+          return spec.overlay ? src + " ! avdec_h264" : src;
+      }
+      return src;
+    }
+    case Source::kRtsp: {
+      std::string src = "rtspsrc name=src location=" + QuoteForLaunch(spec.location) +
+                        " latency=200 protocols=tcp ! rtph264depay ! h264parse";
+      return spec.overlay ? src + " ! avdec_h264" : src;
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string BuildGraphDescription(const CameraSpec& spec, const EncoderChoice& encoder,
+                                  const std::string& aac_encoder, const GraphOptions& options) {
+  // Overlay text size follows the picture height so it stays legible on small cabin cameras.
+  const int font_px = std::max(12, spec.height / 28);
+  const std::string font = QuoteForLaunch(options.font + " " + std::to_string(font_px) + "px");
+  std::string d = SourceDescription(spec);
+  if (IsPassthrough(spec)) {
+    d += " ! video/x-h264,stream-format=avc,alignment=au ! queue name=vq ! split.video";
+  } else {
+    d += " ! videoconvert ! clockoverlay name=clock time-format=\"%Y-%m-%d %H:%M:%S %Z\""
+         " halignment=left valignment=top shaded-background=true font-desc=" + font +
+         " ! textoverlay name=info halignment=left valignment=bottom line-alignment=left"
+         " shaded-background=true wait-text=false font-desc=" + font +
+         " ! videoconvert ! " +
+         VideoEncoderDescription(encoder, spec.bitrate_kbps, spec.framerate) +
+         " ! h264parse ! queue name=vq ! split.video";
+  }
+  if (spec.audio != Audio::kNone && !aac_encoder.empty()) {
+    d += spec.audio == Audio::kTest
+             ? " audiotestsrc name=asrc is-live=true wave=sine freq=440 volume=0.2"
+             : " alsasrc name=asrc device=" + QuoteForLaunch(spec.alsa_device);
+    d += " ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 ! " + aac_encoder +
+         " ! queue name=aq ! split.audio_0";
+  }
+  // async-finalize: the finished file is closed while the next one already records, so segments
+  // meet without a gap. mp4mux with fragment-duration writes moof+mdat fragments that survive a
+  // crash; filesink unbuffered hands each fragment to the kernel at once instead of holding up
+  // to 64 KiB in userspace. send-keyframe-requests cuts exactly at the segment length.
+  d += " splitmuxsink name=split async-finalize=true send-keyframe-requests=true"
+       " max-size-time=" + std::to_string(options.segment_ns) +
+       " muxer-factory=mp4mux muxer-properties=\"properties,fragment-duration=(uint)" +
+       std::to_string(options.fragment_ms) + "\"" +
+       " sink-factory=filesink sink-properties=\"properties,buffer-mode=(int)2\"";
+  if (!options.location_pattern.empty()) {
+    d += " location=" + QuoteForLaunch(options.location_pattern);
+  }
+  return d;
+}
+
+}  // namespace patrolrec::pipeline

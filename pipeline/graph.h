@@ -1,0 +1,32 @@
+// The GStreamer graph of one camera, as a gst-launch description. Building it as text keeps the
+// graph inspectable (`patrolrecd --print-pipelines`) and lets the benchmark run the very same
+// graph under bare gst-launch-1.0. Elements the recorder talks to have fixed names:
+//   "src"   the video source          "clock" clockoverlay (local date and time)
+//   "info"  textoverlay (identity and position lines, set by the application)
+//   "split" splitmuxsink (fragmented MP4 segments)
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "pipeline/camera_spec.h"
+#include "pipeline/encoder.h"
+
+namespace patrolrec::pipeline {
+
+struct GraphOptions {
+  int64_t segment_ns = 60'000'000'000;  // segment length
+  int fragment_ms = 1000;               // fMP4 fragment length: the most a crash can lose
+  std::string font = "WenQuanYi Zen Hei";  // must cover CJK (plates like 吉E·12345)
+  // Only for gst-launch (the benchmark): a printf pattern for the files, e.g. "/tmp/x%05d.mp4".
+  // The recorder names files itself through the "format-location-full" signal instead.
+  std::string location_pattern;
+};
+
+std::string BuildGraphDescription(const CameraSpec& spec, const EncoderChoice& encoder,
+                                  const std::string& aac_encoder, const GraphOptions& options);
+
+// Quotes a value for a gst-launch description ("..." with \" and \\ escaped).
+std::string QuoteForLaunch(const std::string& value);
+
+}  // namespace patrolrec::pipeline

@@ -1,0 +1,78 @@
+// The SQLite catalog: the index of every segment, not the only copy of the truth (each segment's
+// signed seal sidecar is). WAL mode, synchronous=FULL, a versioned schema upgraded step by step
+// on open. A Catalog object is used from one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "storage/segment_record.h"
+
+struct sqlite3;
+
+namespace patrolrec::storage {
+
+struct CatalogEvent {
+  int64_t utc_ns = 0;
+  std::string kind;     // e.g. "segment-recovered", "segment-missing", "camera-error"
+  std::string camera;   // may be empty
+  std::string file;     // may be empty
+  std::string detail;   // human-readable cause
+};
+
+class Catalog {
+ public:
+  // The schema version this build writes.
+  static constexpr int kSchemaVersion = 1;
+
+  // Opens (creating if needed) and upgrades the catalog at `path`. Refuses a catalog written by a
+  // newer build (its version is higher than kSchemaVersion), naming both versions.
+  static base::Result<std::unique_ptr<Catalog>> Open(const std::string& path);
+  // Opens an existing catalog without changing anything (not even its WAL), for the offline
+  // verifier working on a copy. Fails if the file is absent or of another schema version.
+  // Creates no file (no -shm, no -wal): it takes no locks and reads the WAL into memory, so it is
+  // for copies and stopped devices, not for a catalog that a running patrolrecd is writing.
+  static base::Result<std::unique_ptr<Catalog>> OpenReadOnly(const std::string& path);
+  ~Catalog();
+  Catalog(const Catalog&) = delete;
+  Catalog& operator=(const Catalog&) = delete;
+
+  int schema_version() const;
+
+  // Inserts a row for a sealed segment. Fails (and changes nothing) if a row for the same
+  // (camera, sequence) or the same file exists with different content; inserting an identical
+  // row again is ok (recovery may re-run).
+  base::Status InsertSegment(const SegmentRecord& record);
+  // Marks an existing row missing (its file is gone). The row is kept. Marking a row that is
+  // already missing keeps its first missing_since time (recovery may re-run). An unknown file is
+  // an error.
+  base::Status MarkMissing(const std::string& file);
+  // As above, with the time the file was found missing given (MarkMissing(file) reads the system
+  // clock), so tests and the recovery scan can use one time for a whole pass.
+  base::Status MarkMissing(const std::string& file, int64_t missing_since_utc_ns);
+
+  base::Result<std::optional<SegmentRecord>> FindByFile(const std::string& file);
+  // The row with the highest sequence for the camera.
+  base::Result<std::optional<SegmentRecord>> LastSegment(const std::string& camera);
+  // All rows, ordered by camera then sequence; only one camera's when `camera` is not empty.
+  base::Result<std::vector<SegmentRecord>> Segments(const std::string& camera = "");
+
+  base::Status AddEvent(const CatalogEvent& event);
+  // All events in the order they were added (not sorted by utc_ns: the wall clock can jump).
+  base::Result<std::vector<CatalogEvent>> Events();
+
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit Catalog(sqlite3* db);
+
+  sqlite3* db_;
+  std::string path_;
+  int schema_version_ = 0;
+};
+
+}  // namespace patrolrec::storage

@@ -1,0 +1,98 @@
+// The graph descriptions are checked by parsing them with GStreamer itself, so a description
+// that names a missing element or a bad property fails here, not in a car.
+#include "pipeline/graph.h"
+
+#include <gst/gst.h>
+#include <gtest/gtest.h>
+
+#include "pipeline/encoder.h"
+
+namespace patrolrec::pipeline {
+namespace {
+
+class GraphTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { gst_init(nullptr, nullptr); }
+
+  // Parses the description into a pipeline (without starting it) and returns the error, if any.
+  static std::string ParseError(const std::string& description) {
+    GError* error = nullptr;
+    GstElement* pipeline = gst_parse_launch(description.c_str(), &error);
+    std::string message = error ? error->message : "";
+    if (error) g_error_free(error);
+    if (pipeline) gst_object_unref(pipeline);
+    return message;
+  }
+};
+
+TEST_F(GraphTest, TestCameraWithAudioParsesAndHasNamedElements) {
+  CameraSpec spec;
+  spec.name = "cabin-front";
+  spec.audio = Audio::kTest;
+  std::string d = BuildGraphDescription(spec, {"x264enc", false}, ChooseAacEncoder(), {});
+  EXPECT_EQ(ParseError(d), "");
+  for (const char* name : {"name=src", "name=clock", "name=info", "name=split", "split.audio_0"}) {
+    EXPECT_NE(d.find(name), std::string::npos) << name;
+  }
+  // x264 must be fed I420, or it may choose High 4:4:4 that many players cannot decode.
+  EXPECT_NE(d.find("format=I420 ! x264enc"), std::string::npos);
+  EXPECT_NE(d.find("fragment-duration=(uint)1000"), std::string::npos);
+}
+
+TEST_F(GraphTest, EverySourceKindParses) {
+  for (Source source : {Source::kV4l2, Source::kRtsp, Source::kTest, Source::kClip}) {
+    for (V4l2Format format : {V4l2Format::kRaw, V4l2Format::kMjpeg, V4l2Format::kH264}) {
+      CameraSpec spec;
+      spec.name = "cam";
+      spec.source = source;
+      spec.v4l2_format = format;
+      spec.location = source == Source::kRtsp ? "rtsp://127.0.0.1:8554/x" : "/dev/video9";
+      spec.audio = Audio::kAlsa;
+      spec.alsa_device = "hw:1,0";
+      std::string d = BuildGraphDescription(spec, {"x264enc", false}, "avenc_aac", {});
+      EXPECT_EQ(ParseError(d), "") << d;
+    }
+  }
+}
+
+TEST_F(GraphTest, H264CameraWithoutOverlayIsNotReencoded) {
+  CameraSpec spec;
+  spec.name = "road";
+  spec.source = Source::kRtsp;
+  spec.location = "rtsp://127.0.0.1/x";
+  spec.overlay = false;
+  EXPECT_TRUE(IsPassthrough(spec));
+  std::string d = BuildGraphDescription(spec, {"x264enc", false}, "", {});
+  EXPECT_EQ(d.find("x264enc"), std::string::npos);
+  EXPECT_EQ(d.find("avdec_h264"), std::string::npos);
+  EXPECT_EQ(ParseError(d), "");
+
+  spec.overlay = true;  // with the overlay, the picture must be decoded, drawn on, re-encoded
+  EXPECT_FALSE(IsPassthrough(spec));
+  d = BuildGraphDescription(spec, {"x264enc", false}, "", {});
+  EXPECT_NE(d.find("avdec_h264"), std::string::npos);
+  EXPECT_NE(d.find("x264enc"), std::string::npos);
+}
+
+TEST_F(GraphTest, QuotesValuesWithSpacesAndQuotes) {
+  EXPECT_EQ(QuoteForLaunch("a b"), "\"a b\"");
+  EXPECT_EQ(QuoteForLaunch("a\"b\\c"), "\"a\\\"b\\\\c\"");
+  CameraSpec spec;
+  spec.name = "clip";
+  spec.source = Source::kClip;
+  spec.location = "/tmp/a clip \"x\".mp4";
+  EXPECT_EQ(ParseError(BuildGraphDescription(spec, {"x264enc", false}, "", {})), "");
+}
+
+TEST_F(GraphTest, SoftwareEncoderChosenWhenNoHardware) {
+  // This machine has no hardware H.264 encoder; the probe must fall back, not fail.
+  EncoderChoice choice = ChooseVideoEncoder();
+  if (!choice.hardware) {
+    EXPECT_EQ(choice.factory, "x264enc");
+  }
+  EXPECT_NE(VideoEncoderDescription({"openh264enc", false}, 800, 25).find("rate-control=bitrate"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace patrolrec::pipeline

@@ -1,0 +1,44 @@
+// Helpers shared by the tests: temporary directories, running programs, making clips with
+// gst-launch-1.0.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace patrolrec::testing {
+
+// A fresh directory under $TMPDIR, removed (with its contents) on destruction unless the
+// environment variable PATROLREC_KEEP_TEST_DIRS is set.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;   // -1 when the program did not exit normally
+  std::string output;   // stdout and stderr together
+};
+
+// Runs argv[0] with the arguments (no shell) and waits for it.
+CommandResult RunCommand(const std::vector<std::string>& argv);
+
+// Path of a project binary in build/bin.
+std::string BinaryPath(const std::string& name);
+
+// Writes a text file (creating nothing else).
+void WriteTextFile(const std::string& path, const std::string& contents);
+
+// Makes a fragmented MP4 clip of `seconds` seconds (640x360, 30 fps, H.264, optional AAC audio)
+// with gst-launch-1.0 and 1 s fragments. Returns the path, or "" on failure.
+std::string MakeFragmentedClip(const std::string& dir, const std::string& name, int seconds,
+                               bool with_audio);
+
+}  // namespace patrolrec::testing
