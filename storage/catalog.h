@@ -18,10 +18,10 @@ namespace patrolrec::storage {
 
 struct CatalogEvent {
   int64_t utc_ns = 0;
-  std::string kind;     // e.g. "segment-recovered", "segment-missing", "camera-error"
-  std::string camera;   // may be empty
-  std::string file;     // may be empty
-  std::string detail;   // human-readable cause
+  std::string kind;    // e.g. "segment-recovered", "segment-missing", "camera-error"
+  std::string camera;  // may be empty
+  std::string file;    // may be empty
+  std::string detail;  // human-readable cause
 };
 
 class Catalog {

@@ -1,0 +1,618 @@
+// The SQLite catalog: its schema, the step-by-step upgrades, and the queries behind
+// storage/catalog.h.
+//
+// Invariant: a row, once written, changes in one way only (sealed or recovered -> missing). An
+// insert that disagrees with an existing row fails and leaves the catalog as it was, and every
+// write is one transaction under synchronous=FULL, so a power cut leaves the catalog as it was
+// before or after a write, never between. The catalog is an index: the signed seal sidecars are
+// the truth, and a lost or corrupt catalog is rebuilt from them.
+#include "storage/catalog.h"
+
+#include <sqlite3.h>
+
+#include <cstddef>
+#include <iterator>
+
+#include "base/clock.h"
+#include "base/log.h"
+
+namespace patrolrec::storage {
+namespace {
+
+using base::Result;
+using base::Status;
+
+// A second writer (patrolctl, a migration) may hold the write lock briefly; waiting this long is
+// better than failing a segment's row, and short enough that a stuck lock is reported.
+constexpr int kBusyTimeoutMs = 5000;
+
+// Schema upgrade steps: kUpgradeSteps[i] takes the catalog from version i to version i + 1, in one
+// transaction together with the new PRAGMA user_version. Never edit a step that has shipped (a
+// catalog in the field has already run it); add a step and raise Catalog::kSchemaVersion.
+//
+// Every column is commented with its unit and meaning: these comments are what a technician or a
+// court expert reads in `sqlite3 catalog.db .schema`, since SQLite stores them with the table.
+constexpr const char* kUpgradeSteps[] = {
+    // Version 1: segments and events.
+    R"sql(
+-- One row per segment file. Written only after the file and its seal sidecar are durable (write,
+-- fsync the file, fsync the directory, then this row). The seal is the evidence; this row is its
+-- index, and patrolrecd rebuilds the table from the seals if the catalog is lost.
+CREATE TABLE segment (
+  -- Row number in this catalog only; never leaves the device (seals and exports name a segment
+  -- by camera and sequence).
+  id INTEGER PRIMARY KEY,
+
+  -- Device that recorded the segment, [A-Za-z0-9-]{1,64}, e.g. 'PR-0001'; as in the seal.
+  device_id TEXT NOT NULL CHECK (length(device_id) BETWEEN 1 AND 64),
+
+  -- Camera that recorded it, [a-z0-9-]{1,64}, e.g. 'cabin-rear'; as in the seal.
+  camera TEXT NOT NULL CHECK (length(camera) BETWEEN 1 AND 64),
+
+  -- Place of the segment in its camera's hash chain: 1, 2, 3 ... per camera, never reused and
+  -- never skipped, so a gap in the sequence is a segment that is missing.
+  sequence INTEGER NOT NULL CHECK (sequence >= 1),
+
+  -- Path of the segment file relative to the data directory, e.g.
+  -- 'segments/road/PR-0001_road_20261129T011630.250Z_000017.mp4'; its seal is file || '.seal'.
+  file TEXT NOT NULL UNIQUE CHECK (length(file) > 0),
+
+  -- Wall-clock time of the first frame: nanoseconds since 1970-01-01T00:00:00Z.
+  start_utc_ns INTEGER NOT NULL CHECK (start_utc_ns >= 0),
+
+  -- start_utc_ns + duration_ns: nanoseconds since 1970-01-01T00:00:00Z.
+  end_utc_ns INTEGER NOT NULL CHECK (end_utc_ns >= start_utc_ns),
+
+  -- Video duration as stored in the file, nanoseconds.
+  duration_ns INTEGER NOT NULL CHECK (duration_ns >= 0),
+
+  -- Number of video samples (frames) in the file.
+  frames INTEGER NOT NULL CHECK (frames >= 0),
+
+  -- Size of the file when it was sealed, bytes.
+  bytes INTEGER NOT NULL CHECK (bytes >= 0),
+
+  -- SHA-256 of the whole file: 64 lower-case hex digits.
+  sha256 TEXT NOT NULL CHECK (length(sha256) = 64 AND sha256 NOT GLOB '*[^0-9a-f]*'),
+
+  -- chain of this camera's previous segment (sequence - 1): 64 lower-case hex digits, 64 zeros
+  -- for sequence 1. Linking segments this way makes a removed or reordered segment detectable.
+  prev_chain TEXT NOT NULL CHECK (length(prev_chain) = 64 AND prev_chain NOT GLOB '*[^0-9a-f]*'),
+
+  -- SHA-256 over the seal body up to and including prev_chain (docs/seal-format.md): 64
+  -- lower-case hex digits.
+  chain TEXT NOT NULL CHECK (length(chain) = 64 AND chain NOT GLOB '*[^0-9a-f]*'),
+
+  -- Ed25519 device signature of the seal body through the chain line: the 64-byte signature in
+  -- standard padded base64 (RFC 4648), always 88 characters, as in the seal.
+  signature TEXT NOT NULL
+      CHECK (length(signature) = 88 AND signature NOT GLOB '*[^A-Za-z0-9+/=]*'),
+
+  -- 'sealed': closed normally, then hashed, chained and signed.
+  -- 'recovered': was being written at a crash or a pipeline error; cut at its last complete
+  --   fragment, then sealed.
+  -- 'missing': the file was gone when the catalog and the files were reconciled. The row is kept,
+  --   so the gap in the chain stays explained.
+  state TEXT NOT NULL CHECK (state IN ('sealed', 'recovered', 'missing')),
+
+  -- When the seal was made: nanoseconds since 1970-01-01T00:00:00Z.
+  sealed_utc_ns INTEGER NOT NULL CHECK (sealed_utc_ns >= 0),
+
+  -- When the file was first found missing: nanoseconds since 1970-01-01T00:00:00Z; NULL unless
+  -- state = 'missing'.
+  missing_since_utc_ns INTEGER CHECK (missing_since_utc_ns >= 0),
+
+  CHECK ((state = 'missing') = (missing_since_utc_ns IS NOT NULL)),
+
+  -- One segment per place in a camera's chain. The index SQLite builds for this constraint is
+  -- also the one LastSegment (camera = ? ORDER BY sequence DESC LIMIT 1) and the listing by
+  -- camera and sequence use, so no separate index is needed.
+  UNIQUE (camera, sequence)
+);
+
+-- What an auditor needs to know that is not a segment: a segment recovered after a power cut, a
+-- file found missing, a camera error. Rows are only ever added.
+CREATE TABLE event (
+  -- Order in which the events were recorded. Events are listed in this order, not by utc_ns,
+  -- because the wall clock can jump.
+  id INTEGER PRIMARY KEY,
+
+  -- When it happened, by the device's wall clock: nanoseconds since 1970-01-01T00:00:00Z.
+  utc_ns INTEGER NOT NULL CHECK (utc_ns >= 0),
+
+  -- What happened, lower-case words joined by '-': 'segment-recovered', 'segment-missing',
+  -- 'camera-error', ...
+  kind TEXT NOT NULL CHECK (length(kind) > 0),
+
+  -- Camera concerned, as segment.camera; NULL when the event concerns no camera.
+  camera TEXT CHECK (camera IS NULL OR length(camera) > 0),
+
+  -- Segment file concerned, relative to the data directory as segment.file; NULL when none. Not
+  -- a foreign key: an event may be about a file that never got a row.
+  file TEXT CHECK (file IS NULL OR length(file) > 0),
+
+  -- Human-readable cause, e.g. 'power lost while writing; cut at fragment 42'.
+  detail TEXT NOT NULL
+);
+)sql",
+};
+static_assert(std::size(kUpgradeSteps) == Catalog::kSchemaVersion,
+              "one upgrade step per schema version");
+
+// The columns RowToRecord reads, in its order.
+const std::string kSelectSegment =
+    "SELECT device_id, camera, sequence, file, start_utc_ns, end_utc_ns, duration_ns, frames, "
+    "bytes, sha256, prev_chain, chain, signature, state, sealed_utc_ns FROM segment ";
+
+struct StatementFinalizer {
+  void operator()(sqlite3_stmt* statement) const { sqlite3_finalize(statement); }
+};
+using Statement = std::unique_ptr<sqlite3_stmt, StatementFinalizer>;
+
+// What the operator should do about a damaged catalog: patrolrecd can rebuild its own; a copy
+// opened read-only (by the verifier) is not needed to check the segments at all.
+enum class Mode { kReadWrite, kReadOnly };
+
+bool IsCorruption(int code) {
+  code &= 0xff;
+  return code == SQLITE_CORRUPT || code == SQLITE_NOTADB;
+}
+
+// "catalog <path>: <what>: <SQLite's message>", with the errno for I/O failures and advice for a
+// corrupt file.
+Status DbError(sqlite3* db, const std::string& path, const std::string& what,
+               Mode mode = Mode::kReadWrite) {
+  std::string message = "catalog " + path + ": " + what + ": ";
+  message += db ? sqlite3_errmsg(db) : "out of memory";
+  int code = db ? sqlite3_extended_errcode(db) : SQLITE_NOMEM;
+  int primary = code & 0xff;
+  if ((primary == SQLITE_CANTOPEN || primary == SQLITE_IOERR || primary == SQLITE_FULL) &&
+      sqlite3_system_errno(db) != 0) {
+    message += " (" + base::ErrnoText(sqlite3_system_errno(db)) + ")";
+  }
+  if (IsCorruption(code)) {
+    message += mode == Mode::kReadWrite
+                   ? ": move it aside and restart: patrolrecd rebuilds it from the seals"
+                   : ": the segments can still be checked from their seals without a catalog";
+  }
+  return Status::Error(message);
+}
+
+Result<Statement> Prepare(sqlite3* db, const std::string& path, const std::string& sql) {
+  sqlite3_stmt* statement = nullptr;
+  if (sqlite3_prepare_v2(db, sql.c_str(), static_cast<int>(sql.size() + 1), &statement, nullptr) !=
+      SQLITE_OK) {
+    sqlite3_finalize(statement);
+    return DbError(db, path, "preparing \"" + sql + "\"");
+  }
+  return Statement(statement);
+}
+
+// Binding: text as UTF-8 copied by SQLite, integers as int64, an empty optional text as NULL.
+struct TextOrNull {
+  const std::string& text;  // NULL when empty
+};
+int BindOne(sqlite3_stmt* s, int index, const std::string& value) {
+  return sqlite3_bind_text64(s, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+}
+int BindOne(sqlite3_stmt* s, int index, const char* value) {
+  return sqlite3_bind_text(s, index, value, -1, SQLITE_TRANSIENT);
+}
+int BindOne(sqlite3_stmt* s, int index, int64_t value) {
+  return sqlite3_bind_int64(s, index, value);
+}
+int BindOne(sqlite3_stmt* s, int index, TextOrNull value) {
+  return value.text.empty() ? sqlite3_bind_null(s, index) : BindOne(s, index, value.text);
+}
+template <typename... Values>
+int Bind(sqlite3_stmt* s, const Values&... values) {
+  int rc = SQLITE_OK;
+  int index = 0;
+  ((rc = rc == SQLITE_OK ? BindOne(s, ++index, values) : rc), ...);
+  return rc;
+}
+
+std::string ColumnText(sqlite3_stmt* s, int column) {
+  const unsigned char* text = sqlite3_column_text(s, column);
+  return text ? std::string(reinterpret_cast<const char*>(text), sqlite3_column_bytes(s, column))
+              : std::string();
+}
+
+Result<SegmentRecord> RowToRecord(sqlite3_stmt* s, const std::string& path) {
+  SegmentRecord r;
+  r.device_id = ColumnText(s, 0);
+  r.camera = ColumnText(s, 1);
+  r.sequence = sqlite3_column_int64(s, 2);
+  r.file = ColumnText(s, 3);
+  r.start_utc_ns = sqlite3_column_int64(s, 4);
+  r.end_utc_ns = sqlite3_column_int64(s, 5);
+  r.duration_ns = sqlite3_column_int64(s, 6);
+  r.frames = sqlite3_column_int64(s, 7);
+  r.bytes = sqlite3_column_int64(s, 8);
+  r.sha256_hex = ColumnText(s, 9);
+  r.prev_chain_hex = ColumnText(s, 10);
+  r.chain_hex = ColumnText(s, 11);
+  r.signature_b64 = ColumnText(s, 12);
+  std::string state = ColumnText(s, 13);
+  if (!ParseSegmentState(state, &r.state)) {
+    // The CHECK constraint makes this unreachable unless the file was edited by hand.
+    return Status::Error("catalog " + path + ": segment \"" + r.file + "\" has unknown state \"" +
+                         state + "\"");
+  }
+  r.sealed_utc_ns = sqlite3_column_int64(s, 14);
+  return r;
+}
+
+// Runs a prepared SELECT of kSelectSegment columns to the end.
+Result<std::vector<SegmentRecord>> ReadSegments(sqlite3* db, const std::string& path,
+                                                sqlite3_stmt* s, const std::string& what) {
+  std::vector<SegmentRecord> records;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    Result<SegmentRecord> record = RowToRecord(s, path);
+    if (!record.ok()) return record.status();
+    records.push_back(std::move(record).value());
+  }
+  if (rc != SQLITE_DONE) return DbError(db, path, what);
+  return records;
+}
+
+template <typename... Keys>
+Result<std::optional<SegmentRecord>> FindOne(sqlite3* db, const std::string& path,
+                                             const std::string& where, const std::string& what,
+                                             const Keys&... keys) {
+  Result<Statement> s = Prepare(db, path, kSelectSegment + where);
+  if (!s.ok()) return s.status();
+  if (Bind(s->get(), keys...) != SQLITE_OK) return DbError(db, path, what);
+  Result<std::vector<SegmentRecord>> rows = ReadSegments(db, path, s->get(), what);
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::optional<SegmentRecord>();
+  return std::optional<SegmentRecord>(std::move(rows->front()));
+}
+
+// Statement-level work with no values (pragmas, transaction control, the schema).
+int Exec(sqlite3* db, const std::string& sql) {
+  return sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+}
+
+// A write transaction, rolled back unless committed. BEGIN IMMEDIATE takes the write lock at once,
+// so a check-then-insert cannot be overtaken by another writer between the check and the insert.
+class Transaction {
+ public:
+  explicit Transaction(sqlite3* db) : db_(db) {}
+  ~Transaction() {
+    if (open_ && !sqlite3_get_autocommit(db_)) Exec(db_, "ROLLBACK");
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  int Begin() {
+    int rc = Exec(db_, "BEGIN IMMEDIATE");
+    open_ = rc == SQLITE_OK;
+    return rc;
+  }
+  int Commit() {
+    int rc = Exec(db_, "COMMIT");
+    if (rc == SQLITE_OK) open_ = false;
+    return rc;
+  }
+
+ private:
+  sqlite3* db_;
+  bool open_ = false;
+};
+
+Result<int> ReadUserVersion(sqlite3* db, const std::string& path, Mode mode) {
+  sqlite3_stmt* raw = nullptr;
+  int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &raw, nullptr);
+  Statement s(raw);
+  if (rc == SQLITE_OK) rc = sqlite3_step(s.get());
+  if (rc != SQLITE_ROW) return DbError(db, path, "reading the schema version", mode);
+  return sqlite3_column_int(s.get(), 0);
+}
+
+Status RefuseNewer(const std::string& path, int version) {
+  return Status::Error("catalog " + path + " was written by a newer patrolrec (schema " +
+                       std::to_string(version) + "; this build knows " +
+                       std::to_string(Catalog::kSchemaVersion) + "): refusing to open it");
+}
+
+// Brings the catalog to kSchemaVersion, one step per transaction, so a power cut mid-upgrade
+// leaves a catalog at some whole version that the next start continues from.
+Status Upgrade(sqlite3* db, const std::string& path) {
+  for (;;) {
+    Transaction transaction(db);
+    if (transaction.Begin() != SQLITE_OK) return DbError(db, path, "starting a schema upgrade");
+    // Read again under the write lock: another process may have upgraded meanwhile.
+    Result<int> version = ReadUserVersion(db, path, Mode::kReadWrite);
+    if (!version.ok()) return version.status();
+    if (*version > Catalog::kSchemaVersion) return RefuseNewer(path, *version);
+    if (*version == Catalog::kSchemaVersion) return Status::Ok();
+    if (*version == 0) {
+      // Version 0 must be an empty database; never add our tables to somebody else's.
+      sqlite3_stmt* raw = nullptr;
+      int rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &raw, nullptr);
+      Statement s(raw);
+      if (rc == SQLITE_OK) rc = sqlite3_step(s.get());
+      if (rc != SQLITE_ROW) return DbError(db, path, "reading the schema");
+      if (sqlite3_column_int64(s.get(), 0) != 0) {
+        return Status::Error("catalog " + path +
+                             " is an SQLite database with schema version 0 that already has "
+                             "tables: it is not a patrolrec catalog; refusing to change it");
+      }
+    }
+    const int to = *version + 1;
+    const std::string step = "upgrading the schema from version " + std::to_string(*version) +
+                             " to " + std::to_string(to);
+    if (Exec(db, kUpgradeSteps[*version]) != SQLITE_OK) return DbError(db, path, step);
+    // PRAGMA takes no bound parameters; `to` is our own step number, not outside data.
+    if (Exec(db, "PRAGMA user_version = " + std::to_string(to)) != SQLITE_OK) {
+      return DbError(db, path, step);
+    }
+    if (transaction.Commit() != SQLITE_OK) return DbError(db, path, step);
+    base::LogInfo("catalog schema upgraded",
+                  {{"CATALOG", path}, {"SCHEMA_VERSION", std::to_string(to)}});
+  }
+}
+
+// "sha256 (catalog "ab…", new "cd…")" for each field in which two records differ.
+std::string Differences(const SegmentRecord& catalog, const SegmentRecord& incoming) {
+  std::string out;
+  auto add = [&out](const char* field, const std::string& a, const std::string& b) {
+    if (a == b) return;
+    if (!out.empty()) out += "; ";
+    out += std::string(field) + " differs (catalog " + a + ", new " + b + ")";
+  };
+  auto quoted = [](const std::string& s) { return "\"" + s + "\""; };
+  auto text = [&](const char* field, const std::string& a, const std::string& b) {
+    add(field, quoted(a), quoted(b));
+  };
+  auto number = [&](const char* field, int64_t a, int64_t b) {
+    add(field, std::to_string(a), std::to_string(b));
+  };
+  text("device_id", catalog.device_id, incoming.device_id);
+  text("camera", catalog.camera, incoming.camera);
+  number("sequence", catalog.sequence, incoming.sequence);
+  text("file", catalog.file, incoming.file);
+  number("start_utc_ns", catalog.start_utc_ns, incoming.start_utc_ns);
+  number("end_utc_ns", catalog.end_utc_ns, incoming.end_utc_ns);
+  number("duration_ns", catalog.duration_ns, incoming.duration_ns);
+  number("frames", catalog.frames, incoming.frames);
+  number("bytes", catalog.bytes, incoming.bytes);
+  text("sha256", catalog.sha256_hex, incoming.sha256_hex);
+  text("prev_chain", catalog.prev_chain_hex, incoming.prev_chain_hex);
+  text("chain", catalog.chain_hex, incoming.chain_hex);
+  text("signature", catalog.signature_b64, incoming.signature_b64);
+  text("state", SegmentStateName(catalog.state), SegmentStateName(incoming.state));
+  number("sealed_utc_ns", catalog.sealed_utc_ns, incoming.sealed_utc_ns);
+  return out;
+}
+
+std::string Describe(const SegmentRecord& r) {
+  return "\"" + r.file + "\" (camera \"" + r.camera + "\", sequence " + std::to_string(r.sequence) +
+         ")";
+}
+
+}  // namespace
+
+Catalog::Catalog(sqlite3* db) : db_(db) {}
+
+// Every statement is finalized by the time its call returns, so close cannot be left busy.
+Catalog::~Catalog() { sqlite3_close_v2(db_); }
+
+int Catalog::schema_version() const { return schema_version_; }
+
+Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& path) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  // The Catalog owns the handle from here on, so every return below closes it.
+  std::unique_ptr<Catalog> catalog(new Catalog(db));
+  catalog->path_ = path;
+  if (rc != SQLITE_OK) return DbError(db, path, "opening");
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+
+  // The version is read before anything is changed, so a catalog from a newer build (or a file
+  // that is not a database at all) is refused untouched.
+  Result<int> version = ReadUserVersion(db, path, Mode::kReadWrite);
+  if (!version.ok()) return version.status();
+  if (*version > kSchemaVersion) return RefuseNewer(path, *version);
+
+  // WAL: a reader (patrolctl, the web UI) never blocks the recorder, and a commit is one append
+  // plus one fsync. synchronous=FULL: fsync the WAL at every commit, because a segment's row
+  // must be durable before the recorder reports the segment as stored.
+  {
+    sqlite3_stmt* raw = nullptr;
+    rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &raw, nullptr);
+    Statement s(raw);
+    if (rc == SQLITE_OK) rc = sqlite3_step(s.get());
+    if (rc != SQLITE_ROW) return DbError(db, path, "switching to WAL mode");
+    std::string mode = ColumnText(s.get(), 0);
+    if (mode != "wal") {
+      return Status::Error("catalog " + path + ": SQLite refused WAL mode (journal mode is \"" +
+                           mode + "\"); is the data directory on a filesystem without mmap?");
+    }
+  }
+  if (Exec(db, "PRAGMA synchronous = FULL") != SQLITE_OK) {
+    return DbError(db, path, "setting synchronous = FULL");
+  }
+  if (Exec(db, "PRAGMA foreign_keys = ON") != SQLITE_OK) {
+    return DbError(db, path, "enabling foreign keys");
+  }
+
+  Status upgraded = Upgrade(db, path);
+  if (!upgraded.ok()) return upgraded;
+  catalog->schema_version_ = kSchemaVersion;
+  return catalog;
+}
+
+Result<std::unique_ptr<Catalog>> Catalog::OpenReadOnly(const std::string& path) {
+  // A plain SQLITE_OPEN_READONLY connection to a WAL database creates the -shm file, and
+  // immutable=1 would ignore the WAL and with it every row not yet checkpointed (after a power
+  // cut that can be the last hour). The "unix-none" VFS takes no file locks, and with
+  // locking_mode = EXCLUSIVE SQLite builds the WAL index in memory instead of in a -shm file: the
+  // WAL is read, nothing is created, nothing is written, and the WAL is not checkpointed at close.
+  if (!sqlite3_vfs_find("unix-none")) {
+    return Status::Error("catalog " + path +
+                         ": this SQLite has no \"unix-none\" VFS, needed to read a catalog "
+                         "without changing it");
+  }
+  sqlite3* db = nullptr;
+  int rc =
+      sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, "unix-none");
+  std::unique_ptr<Catalog> catalog(new Catalog(db));
+  catalog->path_ = path;
+  if (rc != SQLITE_OK) return DbError(db, path, "opening read-only", Mode::kReadOnly);
+  sqlite3_extended_result_codes(db, 1);
+  if (Exec(db, "PRAGMA locking_mode = EXCLUSIVE") != SQLITE_OK ||
+      Exec(db, "PRAGMA query_only = ON") != SQLITE_OK) {
+    return DbError(db, path, "opening read-only", Mode::kReadOnly);
+  }
+  Result<int> version = ReadUserVersion(db, path, Mode::kReadOnly);
+  if (!version.ok()) return version.status();
+  if (*version > kSchemaVersion) return RefuseNewer(path, *version);
+  if (*version < kSchemaVersion) {
+    // Upgrading would change the file, which this open promises not to do.
+    return Status::Error("catalog " + path + " has schema version " + std::to_string(*version) +
+                         (*version == 0 ? " (an empty database, or not a patrolrec catalog)" : "") +
+                         "; this build reads version " + std::to_string(kSchemaVersion) +
+                         " and does not upgrade a catalog opened read-only");
+  }
+  catalog->schema_version_ = *version;
+  return catalog;
+}
+
+Status Catalog::InsertSegment(const SegmentRecord& record) {
+  if (record.state == SegmentState::kMissing) {
+    return Status::Error("catalog " + path_ + ": segment " + Describe(record) +
+                         ": a new row must be sealed or recovered, not missing");
+  }
+  const std::string what = "inserting segment " + Describe(record);
+  Transaction transaction(db_);
+  if (transaction.Begin() != SQLITE_OK) return DbError(db_, path_, what);
+
+  // The rows this record could collide with: the one with its file, and the one at its place in
+  // the chain. Both absent: insert. An identical row: nothing to do (recovery may re-run).
+  // Anything else is a conflict, and the transaction is rolled back untouched.
+  Result<std::optional<SegmentRecord>> same_file =
+      FindOne(db_, path_, "WHERE file = ?1", what, record.file);
+  if (!same_file.ok()) return same_file.status();
+  Result<std::optional<SegmentRecord>> same_place = FindOne(
+      db_, path_, "WHERE camera = ?1 AND sequence = ?2", what, record.camera, record.sequence);
+  if (!same_place.ok()) return same_place.status();
+  for (const std::optional<SegmentRecord>* existing : {&*same_file, &*same_place}) {
+    if (!existing->has_value()) continue;
+    std::string differences = Differences(**existing, record);
+    if (!differences.empty()) {
+      return Status::Error("catalog " + path_ + ": refusing segment " + Describe(record) +
+                           ": it conflicts with the catalogued segment " + Describe(**existing) +
+                           ": " + differences);
+    }
+  }
+  if (same_file->has_value()) return Status::Ok();
+
+  Result<Statement> s = Prepare(
+      db_, path_,
+      "INSERT INTO segment (device_id, camera, sequence, file, start_utc_ns, end_utc_ns, "
+      "duration_ns, frames, bytes, sha256, prev_chain, chain, signature, state, sealed_utc_ns) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
+  if (!s.ok()) return s.status();
+  if (Bind(s->get(), record.device_id, record.camera, record.sequence, record.file,
+           record.start_utc_ns, record.end_utc_ns, record.duration_ns, record.frames, record.bytes,
+           record.sha256_hex, record.prev_chain_hex, record.chain_hex, record.signature_b64,
+           SegmentStateName(record.state), record.sealed_utc_ns) != SQLITE_OK ||
+      sqlite3_step(s->get()) != SQLITE_DONE) {
+    return DbError(db_, path_, what);
+  }
+  if (transaction.Commit() != SQLITE_OK) return DbError(db_, path_, what);
+  return Status::Ok();
+}
+
+Status Catalog::MarkMissing(const std::string& file) {
+  return MarkMissing(file, base::Clock::System()->NowUtcNs());
+}
+
+Status Catalog::MarkMissing(const std::string& file, int64_t missing_since_utc_ns) {
+  const std::string what = "marking segment \"" + file + "\" missing";
+  Transaction transaction(db_);
+  if (transaction.Begin() != SQLITE_OK) return DbError(db_, path_, what);
+  Result<std::optional<SegmentRecord>> existing =
+      FindOne(db_, path_, "WHERE file = ?1", what, file);
+  if (!existing.ok()) return existing.status();
+  if (!existing->has_value()) {
+    return Status::Error("catalog " + path_ + ": " + what + ": no such segment in the catalog");
+  }
+  // Already missing: keep the time it was first found missing.
+  if ((*existing)->state == SegmentState::kMissing) return Status::Ok();
+  Result<Statement> s =
+      Prepare(db_, path_,
+              "UPDATE segment SET state = 'missing', missing_since_utc_ns = ?2 WHERE file = ?1");
+  if (!s.ok()) return s.status();
+  if (Bind(s->get(), file, missing_since_utc_ns) != SQLITE_OK ||
+      sqlite3_step(s->get()) != SQLITE_DONE) {
+    return DbError(db_, path_, what);
+  }
+  if (transaction.Commit() != SQLITE_OK) return DbError(db_, path_, what);
+  return Status::Ok();
+}
+
+Result<std::optional<SegmentRecord>> Catalog::FindByFile(const std::string& file) {
+  return FindOne(db_, path_, "WHERE file = ?1", "looking up segment \"" + file + "\"", file);
+}
+
+Result<std::optional<SegmentRecord>> Catalog::LastSegment(const std::string& camera) {
+  return FindOne(db_, path_, "WHERE camera = ?1 ORDER BY sequence DESC LIMIT 1",
+                 "looking up the last segment of camera \"" + camera + "\"", camera);
+}
+
+Result<std::vector<SegmentRecord>> Catalog::Segments(const std::string& camera) {
+  const std::string what =
+      camera.empty() ? "listing segments" : "listing segments of camera \"" + camera + "\"";
+  Result<Statement> s =
+      Prepare(db_, path_,
+              kSelectSegment + (camera.empty() ? "ORDER BY camera, sequence"
+                                               : "WHERE camera = ?1 ORDER BY sequence"));
+  if (!s.ok()) return s.status();
+  if (!camera.empty() && Bind(s->get(), camera) != SQLITE_OK) return DbError(db_, path_, what);
+  return ReadSegments(db_, path_, s->get(), what);
+}
+
+Status Catalog::AddEvent(const CatalogEvent& event) {
+  const std::string what = "adding event \"" + event.kind + "\"";
+  if (event.kind.empty()) {
+    return Status::Error("catalog " + path_ + ": adding an event: its kind is empty");
+  }
+  Result<Statement> s =
+      Prepare(db_, path_,
+              "INSERT INTO event (utc_ns, kind, camera, file, detail) VALUES (?1, ?2, ?3, ?4, ?5)");
+  if (!s.ok()) return s.status();
+  // One statement is one implicit transaction, durable at return under synchronous=FULL.
+  if (Bind(s->get(), event.utc_ns, event.kind, TextOrNull{event.camera}, TextOrNull{event.file},
+           event.detail) != SQLITE_OK ||
+      sqlite3_step(s->get()) != SQLITE_DONE) {
+    return DbError(db_, path_, what);
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<CatalogEvent>> Catalog::Events() {
+  Result<Statement> s =
+      Prepare(db_, path_, "SELECT utc_ns, kind, camera, file, detail FROM event ORDER BY id");
+  if (!s.ok()) return s.status();
+  std::vector<CatalogEvent> events;
+  int rc;
+  while ((rc = sqlite3_step(s->get())) == SQLITE_ROW) {
+    CatalogEvent event;
+    event.utc_ns = sqlite3_column_int64(s->get(), 0);
+    event.kind = ColumnText(s->get(), 1);
+    event.camera = ColumnText(s->get(), 2);
+    event.file = ColumnText(s->get(), 3);
+    event.detail = ColumnText(s->get(), 4);
+    events.push_back(std::move(event));
+  }
+  if (rc != SQLITE_DONE) return DbError(db_, path_, "listing events");
+  return events;
+}
+
+}  // namespace patrolrec::storage
