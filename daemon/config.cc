@@ -1,0 +1,774 @@
+// Reading and checking the configuration file described in daemon/config.h.
+//
+// Two passes: the first splits the text into sections and `key = value` entries, remembering the
+// line of each; the second checks every value and builds the Config. Both passes report every
+// problem they find, sorted by line, so that one failed start lists all of them for the
+// technician; a Config is returned only when there is none.
+#include "daemon/config.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdint>
+#include <map>
+#include <string_view>
+#include <utility>
+
+#include "storage/segment_name.h"
+
+namespace patrolrec::daemon {
+namespace {
+
+using base::Result;
+using base::Status;
+
+constexpr const char* kZoneInfoDir = "/usr/share/zoneinfo";
+
+const std::vector<std::string> kDeviceKeys = {"id", "plate", "officers", "timezone"};
+const std::vector<std::string> kStorageKeys = {"data_dir", "segment_seconds"};
+const std::vector<std::string> kCameraKeys = {"source",    "url",          "device",  "format",
+                                              "clip",      "pattern",      "width",   "height",
+                                              "framerate", "bitrate_kbps", "overlay", "audio"};
+
+// videotestsrc's pattern names (GStreamer 1.22). Checked here so that a typo is reported with
+// its line at start-up, not as a pipeline error when the camera starts.
+// clang-format off
+const std::vector<std::string> kTestPatterns = {
+    "smpte", "snow", "black", "white", "red", "green", "blue", "checkers-1", "checkers-2",
+    "checkers-4", "checkers-8", "circular", "blink", "smpte75", "zone-plate", "gamut",
+    "chroma-zone-plate", "solid-color", "ball", "smpte100", "bar", "pinwheel", "spokes",
+    "gradient", "colors", "smpte-rp-219"};
+// clang-format on
+
+const std::vector<std::pair<std::string, SourceKind>> kSourceNames = {{"v4l2", SourceKind::kV4l2},
+                                                                      {"rtsp", SourceKind::kRtsp},
+                                                                      {"test", SourceKind::kTest},
+                                                                      {"clip", SourceKind::kClip}};
+const std::vector<std::pair<std::string, V4l2Format>> kFormatNames = {
+    {"raw", V4l2Format::kRaw}, {"mjpeg", V4l2Format::kMjpeg}, {"h264", V4l2Format::kH264}};
+
+const std::vector<std::string>* KeysOf(const std::string& kind) {
+  if (kind == "device") return &kDeviceKeys;
+  if (kind == "storage") return &kStorageKeys;
+  if (kind == "camera") return &kCameraKeys;
+  return nullptr;
+}
+
+bool IsBlank(char c) { return c == ' ' || c == '\t'; }
+
+std::string Trim(std::string_view s) {
+  size_t begin = 0, end = s.size();
+  while (begin < end && IsBlank(s[begin])) ++begin;
+  while (end > begin && IsBlank(s[end - 1])) --end;
+  return std::string(s.substr(begin, end - begin));
+}
+
+std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+bool IsValidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t length;
+    uint32_t code;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      length = 2, code = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      length = 3, code = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      length = 4, code = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + length > s.size()) return false;
+    for (size_t k = 1; k < length; ++k) {
+      unsigned char next = static_cast<unsigned char>(s[i + k]);
+      if ((next & 0xC0) != 0x80) return false;
+      code = (code << 6) | (next & 0x3F);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+    static constexpr uint32_t kMinimum[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code < kMinimum[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
+      return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// The candidate a mistyped word was probably meant to be, or "".
+std::string Suggest(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string lower = word;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::string best;
+  size_t best_distance = 3;  // more than two edits away is a different word
+  for (const std::string& candidate : candidates) {
+    size_t distance = EditDistance(lower, candidate);
+    // "bitrate" for "bitrate_kbps": a prefix of at least four letters is a likely abbreviation.
+    const std::string& shorter = lower.size() < candidate.size() ? lower : candidate;
+    const std::string& longer = lower.size() < candidate.size() ? candidate : lower;
+    if (shorter.size() >= 4 && longer.compare(0, shorter.size(), shorter) == 0) distance = 1;
+    if (distance < best_distance) best_distance = distance, best = candidate;
+  }
+  return best;
+}
+
+std::string DidYouMean(const std::string& suggestion) {
+  return suggestion.empty() ? "" : " (did you mean " + Quote(suggestion) + "?)";
+}
+
+std::string Join(const std::vector<std::string>& items, const std::string& separator) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? separator : "") + items[i];
+  return out;
+}
+
+// Problems found, each "<file>:<line>: <message>".
+class Errors {
+ public:
+  explicit Errors(std::string file) : file_(std::move(file)) {}
+  void Add(int line, const std::string& message) { list_.emplace_back(line, message); }
+  bool empty() const { return list_.empty(); }
+  Status ToStatus() {
+    std::stable_sort(list_.begin(), list_.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<std::string> lines;
+    for (const auto& [line, message] : list_) {
+      lines.push_back(file_ + ":" + std::to_string(line) + ": " + message);
+    }
+    return Status::Error(Join(lines, "\n"));
+  }
+
+ private:
+  std::string file_;
+  std::vector<std::pair<int, std::string>> list_;
+};
+
+struct Entry {
+  std::string value;
+  int line = 0;
+};
+
+struct Section {
+  std::string kind;  // "device", "storage" or "camera"
+  std::string name;  // the camera's name
+  int line = 0;      // of the header
+  std::map<std::string, Entry> entries;
+
+  std::string Label() const {
+    return kind == "camera" ? "[camera " + name + "]" : "[" + kind + "]";
+  }
+  const Entry* Find(const std::string& key) const {
+    auto it = entries.find(key);
+    return it == entries.end() ? nullptr : &it->second;
+  }
+};
+
+// The value after '=': unquoted up to a comment, or one quoted string. False, with `problem`
+// set, when it is malformed.
+bool ParseValue(std::string_view rest, std::string* value, std::string* problem) {
+  size_t i = 0;
+  while (i < rest.size() && IsBlank(rest[i])) ++i;
+  if (i < rest.size() && rest[i] == '"') {
+    std::string out;
+    for (++i;; ++i) {
+      if (i >= rest.size()) {
+        *problem = "the quoted value has no closing \"";
+        return false;
+      }
+      if (rest[i] == '\\' && i + 1 < rest.size() && (rest[i + 1] == '"' || rest[i + 1] == '\\')) {
+        out += rest[++i];
+      } else if (rest[i] == '"') {
+        break;
+      } else {
+        out += rest[i];
+      }
+    }
+    for (++i; i < rest.size() && IsBlank(rest[i]);) ++i;
+    if (i < rest.size() && rest[i] != '#') {
+      *problem = "unexpected text after the closing quote: " + Quote(rest.substr(i));
+      return false;
+    }
+    *value = std::move(out);
+    return true;
+  }
+  size_t end = rest.size();
+  for (size_t j = i; j < rest.size(); ++j) {
+    if (rest[j] == '#' && (j == i || IsBlank(rest[j - 1]))) {
+      end = j;
+      break;
+    }
+  }
+  *value = Trim(rest.substr(i, end - i));
+  return true;
+}
+
+bool IsKeyWord(const std::string& key) {
+  return !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+  });
+}
+
+// The section kinds a key belongs to, for "it belongs in [storage]".
+std::string HomeOf(const std::string& key) {
+  for (const char* kind : {"device", "storage", "camera"}) {
+    const auto* keys = KeysOf(kind);
+    if (std::find(keys->begin(), keys->end(), key) != keys->end()) {
+      return std::string(kind) == "camera" ? "[camera NAME]" : "[" + std::string(kind) + "]";
+    }
+  }
+  return "";
+}
+
+// Pass one: sections and entries, with syntax errors.
+std::vector<Section> Split(const std::string& text, Errors& errors, int* line_count) {
+  std::vector<Section> sections;
+  int current = -1;       // index into sections
+  bool skipping = false;  // inside a section already reported as bad: its keys add no noise
+  std::map<std::string, int> seen;  // section label -> line of its header
+  size_t start = 0;
+  int number = 0;
+  // A UTF-8 byte-order mark, as some Windows editors write, is not part of the first line.
+  if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) start = 3;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string_view raw(text.data() + start, end - start);
+    start = end + 1;
+    ++number;
+    if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
+    if (!IsValidUtf8(raw)) {
+      errors.Add(number, "this line is not valid UTF-8; save the file as UTF-8");
+      continue;
+    }
+    std::string line = Trim(raw);
+    if (line.empty() || line[0] == '#') continue;
+
+    if (line[0] == '[') {
+      size_t close = line.find(']');
+      std::string after = close == std::string::npos ? "" : Trim(line.substr(close + 1));
+      if (close == std::string::npos || (!after.empty() && after[0] != '#')) {
+        errors.Add(number,
+                   "expected a section header such as [device], [storage] or "
+                   "[camera road], got " +
+                       Quote(line));
+        current = -1, skipping = true;
+        continue;
+      }
+      std::string inside = Trim(line.substr(1, close - 1));
+      size_t space = inside.find_first_of(" \t");
+      Section section;
+      section.kind = inside.substr(0, space);
+      section.name = space == std::string::npos ? "" : Trim(inside.substr(space));
+      section.line = number;
+      current = -1, skipping = true;
+      if (!KeysOf(section.kind)) {
+        errors.Add(number, "unknown section " + Quote("[" + inside + "]") +
+                               "; expected [device], [storage] or [camera NAME]" +
+                               DidYouMean(Suggest(section.kind, {"device", "storage", "camera"})));
+        continue;
+      }
+      if (section.kind == "camera" && section.name.empty()) {
+        errors.Add(number, "[camera]: a camera section needs a name, e.g. [camera road]");
+        continue;
+      }
+      if (section.kind == "camera" && !storage::IsValidCameraName(section.name)) {
+        errors.Add(number, section.Label() +
+                               ": a camera name is lower-case letters, digits and '-' (at most "
+                               "64), e.g. cabin-rear, got " +
+                               Quote(section.name));
+        continue;
+      }
+      if (section.kind != "camera" && !section.name.empty()) {
+        errors.Add(number,
+                   "[" + section.kind + "] takes no name, got " + Quote("[" + inside + "]"));
+        continue;
+      }
+      auto [it, inserted] = seen.emplace(section.Label(), number);
+      if (!inserted) {
+        errors.Add(number,
+                   "duplicate " + std::string(section.kind == "camera" ? "camera " : "section ") +
+                       section.Label() + " (first at line " + std::to_string(it->second) + ")");
+        continue;
+      }
+      sections.push_back(std::move(section));
+      current = static_cast<int>(sections.size()) - 1, skipping = false;
+      continue;
+    }
+
+    size_t equals = line.find('=');
+    std::string key = equals == std::string::npos ? "" : Trim(line.substr(0, equals));
+    if (equals == std::string::npos || !IsKeyWord(key)) {
+      errors.Add(number,
+                 "expected \"key = value\", a [section] header or a # comment, got " + Quote(line));
+      continue;
+    }
+    std::string value, problem;
+    if (!ParseValue(std::string_view(line).substr(equals + 1), &value, &problem)) {
+      std::string where = current >= 0 ? sections[current].Label() + " " : "";
+      errors.Add(number, where + key + ": " + problem);
+      continue;
+    }
+    if (skipping) continue;
+    if (current < 0) {
+      std::string home = HomeOf(key);
+      errors.Add(number, "key " + Quote(key) + " is outside any section" +
+                             (home.empty() ? "" : "; it belongs in " + home));
+      continue;
+    }
+    Section& section = sections[current];
+    const std::vector<std::string>& keys = *KeysOf(section.kind);
+    if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
+      std::string home = HomeOf(key);
+      errors.Add(number,
+                 section.Label() + " " + key + ": unknown key" +
+                     (!home.empty() ? "; it belongs in " + home : DidYouMean(Suggest(key, keys))));
+      continue;
+    }
+    auto [it, inserted] = section.entries.emplace(key, Entry{value, number});
+    if (!inserted) {
+      errors.Add(number, section.Label() + " " + key + ": duplicate key (first set at line " +
+                             std::to_string(it->second.line) + ")");
+    }
+  }
+  *line_count = std::max(number, 1);
+  return sections;
+}
+
+// Pass two helpers: reads one section's values, reporting each problem at its line.
+class Reader {
+ public:
+  Reader(const Section& section, Errors& errors) : section_(section), errors_(errors) {}
+
+  const Entry* Get(const std::string& key) const { return section_.Find(key); }
+
+  void Bad(const std::string& key, const std::string& expected) {
+    const Entry* entry = Get(key);
+    errors_.Add(entry->line, section_.Label() + " " + key + ": expected " + expected + ", got " +
+                                 Quote(entry->value));
+  }
+  void Problem(const std::string& key, const std::string& message) {
+    errors_.Add(Get(key)->line, section_.Label() + " " + key + ": " + message);
+  }
+  // Reported at the section's header, where the key should be added.
+  void Missing(const std::string& key, const std::string& why = "") {
+    errors_.Add(section_.line, section_.Label() + ": missing required key " + Quote(key) + why);
+  }
+
+  // The value if present, else `fallback`; reports a required key that is absent.
+  std::string String(const std::string& key, const std::string& fallback, bool required = false,
+                     const std::string& why = "") {
+    const Entry* entry = Get(key);
+    if (!entry) {
+      if (required) Missing(key, why);
+      return fallback;
+    }
+    return entry->value;
+  }
+
+  void Int(const std::string& key, int min, int max, int* out, bool even = false) {
+    const Entry* entry = Get(key);
+    if (!entry) return;
+    int value = 0;
+    const char* first = entry->value.data();
+    const char* last = first + entry->value.size();
+    auto [end, error] = std::from_chars(first, last, value);
+    if (entry->value.empty() || error != std::errc() || end != last || value < min || value > max ||
+        (even && value % 2 != 0)) {
+      Bad(key, std::string(even ? "an even whole number" : "a whole number") + " from " +
+                   std::to_string(min) + " to " + std::to_string(max) +
+                   (even ? " (H.264 needs even picture sizes)" : ""));
+      return;
+    }
+    *out = value;
+  }
+
+  void Bool(const std::string& key, bool* out) {
+    const Entry* entry = Get(key);
+    if (!entry) return;
+    if (entry->value == "true") {
+      *out = true;
+    } else if (entry->value == "false") {
+      *out = false;
+    } else {
+      Bad(key, "true or false");
+    }
+  }
+
+  template <typename T>
+  bool Choice(const std::string& key, const std::vector<std::pair<std::string, T>>& choices,
+              T* out) {
+    const Entry* entry = Get(key);
+    if (!entry) return false;
+    std::vector<std::string> names;
+    for (const auto& [name, value] : choices) {
+      if (entry->value == name) {
+        *out = value;
+        return true;
+      }
+      names.push_back(name);
+    }
+    std::string suggestion = DidYouMean(Suggest(entry->value, names));
+    std::string last = names.back();
+    names.pop_back();
+    Bad(key, Join(names, ", ") + " or " + last + suggestion);
+    return false;
+  }
+
+ private:
+  const Section& section_;
+  Errors& errors_;
+};
+
+bool IsAbsolutePath(const std::string& path) { return !path.empty() && path[0] == '/'; }
+
+bool IsRtspUrl(const std::string& url) {
+  for (const std::string scheme : {"rtsp://", "rtsps://"}) {
+    if (url.size() > scheme.size() && url.compare(0, scheme.size(), scheme) == 0 &&
+        url.find_first_of(" \t") == std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool IsBadgeNumber(const std::string& id) {
+  return !id.empty() && std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+// True when `name` is a zone file (not zone.tab or another table) under /usr/share/zoneinfo.
+bool TimeZoneExists(base::Env& env, const std::string& name) {
+  if (name.empty() || name.front() == '/' || name.back() == '/') return false;
+  size_t begin = 0;
+  while (begin <= name.size()) {
+    size_t end = name.find('/', begin);
+    if (end == std::string::npos) end = name.size();
+    std::string part = name.substr(begin, end - begin);
+    // Letters, digits, '_', '-', '+' only: keeps "..", "." and empty parts out of the path.
+    if (part.empty() || part == "." || part == ".." ||
+        !std::all_of(part.begin(), part.end(), [](char c) {
+          return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '_' || c == '-' || c == '+';
+        })) {
+      return false;
+    }
+    begin = end + 1;
+  }
+  auto file = env.NewSequentialFile(std::string(kZoneInfoDir) + "/" + name);
+  if (!file.ok()) return false;
+  auto magic = (*file)->Read(4);
+  return magic.ok() && *magic == "TZif";
+}
+
+void ReadDevice(const Section& section, base::Env& env, Errors& errors, DeviceConfig* device) {
+  Reader reader(section, errors);
+  device->id = reader.String("id", "", /*required=*/true);
+  if (reader.Get("id") && !storage::IsValidDeviceId(device->id)) {
+    reader.Bad("id", "letters, digits and '-' (at most 64), e.g. PR-0001");
+  }
+  device->plate = reader.String("plate", "", /*required=*/true);
+  if (reader.Get("plate") && device->plate.empty()) {
+    reader.Bad("plate", "the vehicle's licence plate, e.g. 吉E·12345");
+  }
+  if (const Entry* officers = reader.Get("officers")) {
+    bool bad = false;
+    size_t begin = 0;
+    while (!officers->value.empty() && begin <= officers->value.size()) {
+      size_t end = officers->value.find(',', begin);
+      if (end == std::string::npos) end = officers->value.size();
+      std::string id = Trim(std::string_view(officers->value).substr(begin, end - begin));
+      bad = bad || !IsBadgeNumber(id);
+      device->officers.push_back(id);
+      begin = end + 1;
+    }
+    if (bad) reader.Bad("officers", "badge numbers separated by commas, e.g. 031234, 031235");
+  }
+  device->timezone = reader.String("timezone", device->timezone);
+  if (reader.Get("timezone") && !TimeZoneExists(env, device->timezone)) {
+    reader.Bad("timezone", "an IANA time zone name found under " + std::string(kZoneInfoDir) +
+                               ", e.g. Asia/Shanghai");
+  }
+}
+
+void ReadStorage(const Section& section, Errors& errors, Config* config) {
+  Reader reader(section, errors);
+  config->data_dir = reader.String("data_dir", "", /*required=*/true);
+  if (reader.Get("data_dir") && !IsAbsolutePath(config->data_dir)) {
+    reader.Bad("data_dir", "an absolute path, e.g. /var/lib/patrolrec");
+  }
+  reader.Int("segment_seconds", 2, 3600, &config->segment_seconds);
+}
+
+CameraConfig ReadCamera(const Section& section, Errors& errors) {
+  Reader reader(section, errors);
+  CameraConfig camera;
+  camera.name = section.name;
+  bool have_source = false;
+  if (!reader.Get("source")) {
+    reader.Missing("source", " (v4l2, rtsp, test or clip)");
+  } else {
+    have_source = reader.Choice("source", kSourceNames, &camera.source);
+  }
+  if (have_source) {
+    // A key of another source is a mistake, not something to ignore: a url left on a camera
+    // switched to v4l2 means the technician may think the RTSP camera is being recorded.
+    const std::pair<const char*, SourceKind> kSourceKeys[] = {{"url", SourceKind::kRtsp},
+                                                              {"device", SourceKind::kV4l2},
+                                                              {"format", SourceKind::kV4l2},
+                                                              {"clip", SourceKind::kClip},
+                                                              {"pattern", SourceKind::kTest}};
+    for (const auto& [key, only] : kSourceKeys) {
+      if (reader.Get(key) && camera.source != only) {
+        reader.Problem(key, std::string("only used with source = ") + SourceKindName(only) +
+                                " (this camera's source is " + SourceKindName(camera.source) + ")");
+      }
+    }
+    const std::string why = std::string(" for source = ") + SourceKindName(camera.source);
+    switch (camera.source) {
+      case SourceKind::kRtsp:
+        camera.url = reader.String("url", "", /*required=*/true, why);
+        if (reader.Get("url") && !IsRtspUrl(camera.url)) {
+          reader.Bad("url", "an rtsp:// or rtsps:// URL, e.g. rtsp://192.0.2.10/stream1");
+        }
+        break;
+      case SourceKind::kV4l2:
+        camera.device = reader.String("device", "", /*required=*/true, why);
+        if (reader.Get("device") && !IsAbsolutePath(camera.device)) {
+          reader.Bad("device", "an absolute path, e.g. /dev/video0");
+        }
+        reader.Choice("format", kFormatNames, &camera.format);
+        break;
+      case SourceKind::kClip:
+        camera.clip = reader.String("clip", "", /*required=*/true, why);
+        if (reader.Get("clip") && !IsAbsolutePath(camera.clip)) {
+          reader.Bad("clip", "an absolute path to a recorded clip, e.g. /srv/clips/road.mp4");
+        }
+        break;
+      case SourceKind::kTest:
+        camera.pattern = reader.String("pattern", camera.pattern);
+        if (std::find(kTestPatterns.begin(), kTestPatterns.end(), camera.pattern) ==
+            kTestPatterns.end()) {
+          reader.Bad("pattern", "a videotestsrc pattern such as ball, smpte or snow" +
+                                    DidYouMean(Suggest(camera.pattern, kTestPatterns)));
+        }
+        break;
+    }
+  }
+  reader.Int("width", 16, 3840, &camera.width, /*even=*/true);
+  reader.Int("height", 16, 2160, &camera.height, /*even=*/true);
+  reader.Int("framerate", 1, 120, &camera.framerate);
+  reader.Int("bitrate_kbps", 100, 50000, &camera.bitrate_kbps);
+  reader.Bool("overlay", &camera.overlay);
+  if (const Entry* audio = reader.Get("audio")) {
+    if (audio->value == "none") {
+      camera.audio = AudioKind::kNone;
+    } else if (audio->value == "test") {
+      camera.audio = AudioKind::kTest;
+    } else if (audio->value.rfind("alsa:", 0) == 0 && audio->value.size() > 5 &&
+               audio->value.find_first_of(" \t") == std::string::npos) {
+      camera.audio = AudioKind::kAlsa;
+      camera.alsa_device = audio->value.substr(5);
+    } else {
+      reader.Bad("audio", "none, test or alsa:<PCM device>, e.g. alsa:hw:1,0");
+    }
+  }
+  return camera;
+}
+
+// A value as FormatConfig writes it: quoted when the bare form would not read back the same.
+std::string FormatValue(const std::string& value) {
+  bool quote = value.empty() || IsBlank(value.front()) || IsBlank(value.back()) ||
+               value.front() == '"' || value.find('#') != std::string::npos;
+  if (!quote) return value;
+  std::string out = "\"";
+  for (char c : value) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+const char* SourceKindName(SourceKind kind) {
+  switch (kind) {
+    case SourceKind::kV4l2:
+      return "v4l2";
+    case SourceKind::kRtsp:
+      return "rtsp";
+    case SourceKind::kTest:
+      return "test";
+    case SourceKind::kClip:
+      return "clip";
+  }
+  return "?";
+}
+
+const char* V4l2FormatName(V4l2Format format) {
+  switch (format) {
+    case V4l2Format::kRaw:
+      return "raw";
+    case V4l2Format::kMjpeg:
+      return "mjpeg";
+    case V4l2Format::kH264:
+      return "h264";
+  }
+  return "?";
+}
+
+namespace {
+
+Result<Config> Parse(const std::string& text, const std::string& file_name, base::Env& env) {
+  Errors errors(file_name);
+  int line_count = 1;
+  std::vector<Section> sections = Split(text, errors, &line_count);
+
+  Config config;
+  config.source_file = file_name;
+  const Section* device = nullptr;
+  const Section* storage = nullptr;
+  for (const Section& section : sections) {
+    if (section.kind == "device") device = &section;
+    if (section.kind == "storage") storage = &section;
+    if (section.kind == "camera") config.cameras.push_back(ReadCamera(section, errors));
+  }
+  // A missing section is reported at the end of the file, where it would be added.
+  if (device) {
+    ReadDevice(*device, env, errors, &config.device);
+  } else {
+    errors.Add(line_count, "no [device] section: the device id and plate are required");
+  }
+  if (storage) {
+    ReadStorage(*storage, errors, &config);
+  } else {
+    errors.Add(line_count, "no [storage] section: data_dir is required");
+  }
+  if (config.cameras.empty()) {
+    errors.Add(line_count, "no [camera NAME] section: at least one camera is required");
+  }
+  if (!errors.empty()) return errors.ToStatus();
+  return config;
+}
+
+}  // namespace
+
+Result<Config> ParseConfig(const std::string& text, const std::string& file_name) {
+  return Parse(text, file_name, *base::Env::Default());
+}
+
+Result<Config> LoadConfig(base::Env& env, const std::string& path) {
+  Result<std::string> text = env.ReadFile(path);
+  if (!text.ok()) return text.status().Wrap("cannot read the configuration");
+  return Parse(*text, path, env);
+}
+
+Config DemoConfig(const std::string& data_dir, int segment_seconds) {
+  Config config;
+  config.source_file = "<demo>";
+  config.device.id = "PR-DEMO-0001";
+  config.device.plate = "吉E·12345";
+  config.device.officers = {"031234", "031235"};
+  config.data_dir = data_dir;
+  config.segment_seconds = segment_seconds;
+
+  CameraConfig road;
+  road.name = "road";
+  road.source = SourceKind::kTest;
+  road.pattern = "ball";
+  road.width = 1280, road.height = 720, road.framerate = 30;
+  road.bitrate_kbps = 2500;
+  config.cameras.push_back(road);
+
+  CameraConfig front;
+  front.name = "cabin-front";
+  front.source = SourceKind::kTest;
+  front.pattern = "smpte";
+  front.width = 640, front.height = 360, front.framerate = 30;
+  front.bitrate_kbps = 800;
+  front.audio = AudioKind::kTest;
+  config.cameras.push_back(front);
+
+  // "ball" again: of videotestsrc's patterns only ball and snow move, and snow (random noise)
+  // cannot be compressed to 800 kbps; a moving picture keeps the frozen-picture probe quiet.
+  CameraConfig rear = front;
+  rear.name = "cabin-rear";
+  rear.pattern = "ball";
+  rear.audio = AudioKind::kNone;
+  config.cameras.push_back(rear);
+  return config;
+}
+
+std::string FormatConfig(const Config& config) {
+  std::string out;
+  auto line = [&out](const std::string& key, const std::string& value) {
+    out += key + " = " + FormatValue(value) + "\n";
+  };
+  out += "[device]\n";
+  line("id", config.device.id);
+  line("plate", config.device.plate);
+  if (!config.device.officers.empty()) line("officers", Join(config.device.officers, ", "));
+  line("timezone", config.device.timezone);
+  out += "\n[storage]\n";
+  line("data_dir", config.data_dir);
+  line("segment_seconds", std::to_string(config.segment_seconds));
+  for (const CameraConfig& camera : config.cameras) {
+    out += "\n[camera " + camera.name + "]\n";
+    line("source", SourceKindName(camera.source));
+    switch (camera.source) {
+      case SourceKind::kRtsp:
+        line("url", camera.url);
+        break;
+      case SourceKind::kV4l2:
+        line("device", camera.device);
+        line("format", V4l2FormatName(camera.format));
+        break;
+      case SourceKind::kClip:
+        line("clip", camera.clip);
+        break;
+      case SourceKind::kTest:
+        line("pattern", camera.pattern);
+        break;
+    }
+    line("width", std::to_string(camera.width));
+    line("height", std::to_string(camera.height));
+    line("framerate", std::to_string(camera.framerate));
+    line("bitrate_kbps", std::to_string(camera.bitrate_kbps));
+    line("overlay", camera.overlay ? "true" : "false");
+    switch (camera.audio) {
+      case AudioKind::kNone:
+        line("audio", "none");
+        break;
+      case AudioKind::kTest:
+        line("audio", "test");
+        break;
+      case AudioKind::kAlsa:
+        line("audio", "alsa:" + camera.alsa_device);
+        break;
+    }
+  }
+  return out;
+}
+
+}  // namespace patrolrec::daemon

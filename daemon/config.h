@@ -1,0 +1,84 @@
+// The daemon's configuration file (/etc/patrolrec/patrolrec.conf): which device this is, where
+// recordings go, and which cameras to record. See daemon/patrolrec.conf.example.
+//
+// Invariant: a Config returned by ParseConfig or LoadConfig is complete and valid (every required
+// key present, every value in range, camera names unique), so nothing downstream checks it again;
+// and every error names file:line, the section and key, what was expected and what was found, so
+// a technician at the roadside can fix the file without reading code.
+//
+// Format: UTF-8 text. `[device]`, `[storage]` and one `[camera NAME]` section per camera, each
+// holding `key = value` lines. Whitespace around keys and values is ignored. `#` begins a comment
+// at the start of a line or after whitespace (so `rtsp://host/a#b` keeps its `#`). A value may be
+// written in double quotes to keep leading or trailing spaces or a ` #`; inside quotes `\"` is a
+// quote and `\\` a backslash.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/env.h"
+#include "base/status.h"
+
+namespace patrolrec::daemon {
+
+enum class SourceKind { kV4l2, kRtsp, kTest, kClip };
+enum class V4l2Format { kRaw, kMjpeg, kH264 };
+enum class AudioKind { kNone, kTest, kAlsa };
+
+struct CameraConfig {
+  std::string name;  // [a-z0-9-]+, unique; in file names and log fields
+  SourceKind source = SourceKind::kTest;
+  std::string device;                    // v4l2: absolute path, e.g. /dev/video0
+  std::string url;                       // rtsp: rtsp:// or rtsps:// URL
+  std::string clip;                      // clip: absolute path of a clip replayed in a loop
+  std::string pattern = "ball";          // test: videotestsrc pattern name
+  V4l2Format format = V4l2Format::kRaw;  // v4l2: what the camera delivers
+  int width = 1280;                      // pixels, even, 16..3840
+  int height = 720;                      // pixels, even, 16..2160
+  int framerate = 30;                    // frames per second, 1..120
+  int bitrate_kbps = 2000;               // H.264 target, 100..50000
+  bool overlay = true;                   // time/plate/GPS text; false + H.264 source = no re-encode
+  AudioKind audio = AudioKind::kNone;
+  std::string alsa_device;  // audio = alsa:<pcm>: the PCM, e.g. "hw:1,0"
+
+  bool operator==(const CameraConfig&) const = default;
+};
+
+struct DeviceConfig {
+  std::string id;                     // [A-Za-z0-9-]+, e.g. PR-0001; in every file name and seal
+  std::string plate;                  // any UTF-8, shown in the overlay, e.g. 吉E·12345
+  std::vector<std::string> officers;  // badge numbers, shown in the overlay
+  std::string timezone = "Asia/Shanghai";  // IANA name; overlays show local time, storage is UTC
+
+  bool operator==(const DeviceConfig&) const = default;
+};
+
+struct Config {
+  DeviceConfig device;
+  std::string data_dir;               // absolute; segments, seals and the catalog live here
+  int segment_seconds = 60;           // length of a segment file, 2..3600
+  std::vector<CameraConfig> cameras;  // in file order, at least one
+  std::string source_file;            // the file this was read from (for messages)
+
+  bool operator==(const Config&) const = default;
+};
+
+// Parses and validates `text`; `file_name` is used in messages only. Every problem found is
+// reported, one per line of the message, each as "<file>:<line>: ...". Time zones are checked
+// against /usr/share/zoneinfo through Env::Default().
+base::Result<Config> ParseConfig(const std::string& text, const std::string& file_name);
+// Reads `path` through `env` and parses it; a read error names the path and the errno.
+base::Result<Config> LoadConfig(base::Env& env, const std::string& path);
+
+// The configuration of `patrolrecd --demo`: device PR-DEMO-0001 with three test-pattern cameras
+// (road 1280x720, cabin-front 640x360 with a test tone, cabin-rear 640x360), all at 30 fps.
+Config DemoConfig(const std::string& data_dir, int segment_seconds);
+
+// A configuration file that ParseConfig reads back as `config` (every key written out, defaults
+// included): to show the configuration in effect, and to check DemoConfig with the parser.
+std::string FormatConfig(const Config& config);
+
+const char* SourceKindName(SourceKind kind);    // "v4l2", "rtsp", "test", "clip"
+const char* V4l2FormatName(V4l2Format format);  // "raw", "mjpeg", "h264"
+
+}  // namespace patrolrec::daemon
