@@ -302,7 +302,8 @@ void CameraPipeline::HandleElementMessage(GstMessage* message) {
   }
   if (!known) return;
   if (opened) {
-    SetState(CameraState::kRecording);
+    // A file opened just before Stop() is announced after it: that must not undo the stop.
+    if (state_ == CameraState::kStarting) SetState(CameraState::kRecording);
     if (callbacks_.on_segment_opened) callbacks_.on_segment_opened(file);
     return;
   }

@@ -44,9 +44,9 @@ EncoderChoice ChooseVideoEncoder() {
   return {"x264enc", false};
 }
 
-std::string VideoEncoderDescription(const EncoderChoice& choice, int bitrate_kbps, int framerate) {
+std::string VideoEncoderDescription(const EncoderChoice& choice, int bitrate_kbps, int gop_frames) {
   const std::string kbps = std::to_string(bitrate_kbps);
-  const std::string gop = std::to_string(framerate);
+  const std::string gop = std::to_string(gop_frames);
   if (choice.factory == "v4l2h264enc") {
     return "video/x-raw,format=I420 ! v4l2h264enc extra-controls=\"controls,video_bitrate=" +
            std::to_string(bitrate_kbps * 1000) + ",h264_i_frame_period=" + gop +

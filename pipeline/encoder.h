@@ -17,10 +17,10 @@ struct EncoderChoice {
 // PATROLREC_ENCODER, when set) skips the probe.
 EncoderChoice ChooseVideoEncoder();
 
-// The encoder element with its properties for a bitrate and a keyframe every second, and the
-// caps it needs in front of it, as gst-launch syntax, e.g.
+// The encoder element with its properties for a bitrate and a keyframe every `gop_frames`
+// frames, and the caps it needs in front of it, as gst-launch syntax, e.g.
 // "video/x-raw,format=I420 ! x264enc speed-preset=ultrafast tune=zerolatency ...".
-std::string VideoEncoderDescription(const EncoderChoice& choice, int bitrate_kbps, int framerate);
+std::string VideoEncoderDescription(const EncoderChoice& choice, int bitrate_kbps, int gop_frames);
 
 // "avenc_aac" when present, else "voaacenc"; "" when neither is installed.
 std::string ChooseAacEncoder();

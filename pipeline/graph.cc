@@ -74,7 +74,8 @@ std::string BuildGraphDescription(const CameraSpec& spec, const EncoderChoice& e
          " ! textoverlay name=info halignment=left valignment=bottom line-alignment=left"
          " shaded-background=true wait-text=false font-desc=" + font +
          " ! videoconvert ! " +
-         VideoEncoderDescription(encoder, spec.bitrate_kbps, spec.framerate) +
+         VideoEncoderDescription(encoder, spec.bitrate_kbps,
+                                 std::max(1, spec.framerate * options.keyframe_interval_ms / 1000)) +
          " ! h264parse ! queue name=vq ! split.video";
   }
   if (spec.audio != Audio::kNone && !aac_encoder.empty()) {

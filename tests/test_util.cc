@@ -50,6 +50,31 @@ CommandResult RunCommand(const std::vector<std::string>& argv) {
   return result;
 }
 
+int StartProcess(const std::vector<std::string>& argv, const std::string& output_path) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, STDOUT_FILENO);
+      ::dup2(fd, STDERR_FILENO);
+    }
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+int WaitProcess(int pid) {
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid) return -1000;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return -WTERMSIG(status);
+  return -1000;
+}
+
 std::string BinaryPath(const std::string& name) { return std::string(PATROLREC_BIN_DIR) + "/" + name; }
 
 void WriteTextFile(const std::string& path, const std::string& contents) {

@@ -30,6 +30,12 @@ struct CommandResult {
 // Runs argv[0] with the arguments (no shell) and waits for it.
 CommandResult RunCommand(const std::vector<std::string>& argv);
 
+// Starts argv[0] with the arguments in the background, its stdout and stderr going to
+// `output_path`. Returns the pid, or -1.
+int StartProcess(const std::vector<std::string>& argv, const std::string& output_path);
+// Waits for a started process; returns its exit code, or -signal if a signal ended it.
+int WaitProcess(int pid);
+
 // Path of a project binary in build/bin.
 std::string BinaryPath(const std::string& name);
 

@@ -1,0 +1,272 @@
+// patrolrecd: the recording daemon. With --demo it needs no hardware and no configuration file;
+// with --config it records the cameras of a real car. It stops cleanly on SIGINT/SIGTERM (every
+// open segment closed, synced and sealed) or after --duration.
+#include <glib-unix.h>
+#include <gst/gst.h>
+#include <systemd/sd-daemon.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "base/clock.h"
+#include "base/env.h"
+#include "base/log.h"
+#include "daemon/config.h"
+#include "daemon/recorder.h"
+#include "pipeline/encoder.h"
+#include "pipeline/graph.h"
+
+namespace {
+
+using namespace patrolrec;
+
+constexpr char kUsage[] =
+    "Usage: patrolrecd --demo [--duration SECONDS] [--data-dir DIR] [--segment-seconds N]\n"
+    "       patrolrecd --config FILE [--duration SECONDS]\n"
+    "       patrolrecd --check-config FILE\n"
+    "       patrolrecd (--demo | --config FILE) --print-pipelines\n"
+    "       patrolrecd (--demo | --config FILE) --recover-only\n"
+    "\n"
+    "Records every camera into sealed (SHA-256, hash-chained, Ed25519-signed) fragmented-MP4\n"
+    "segments, catalogued in DATA_DIR/catalog.sqlite. After a crash or power cut the next start\n"
+    "recovers interrupted segments before recording again.\n"
+    "\n"
+    "  --demo                three synthetic cameras (road 1280x720, cabin-front with a test\n"
+    "                        tone, cabin-rear), no hardware or configuration needed\n"
+    "  --config FILE         the car's configuration (see daemon/patrolrec.conf.example)\n"
+    "  --check-config FILE   parse FILE, print what it configures or its errors, and exit\n"
+    "  --data-dir DIR        where recordings go (demo default: ./demo-data)\n"
+    "  --segment-seconds N   segment length (demo default: 60)\n"
+    "  --duration SECONDS    stop by itself after this long (default: until SIGINT/SIGTERM)\n"
+    "  --print-pipelines     print each camera's GStreamer graph and exit\n"
+    "  --quiet               no line per sealed segment on stdout\n"
+    "  --recover-only        recover and seal what a crash left, rebuild the catalog, report\n"
+    "                        missing files, then exit without recording (exit 1 if anything\n"
+    "                        is missing or could not be recovered)\n"
+    "  --help                this text\n"
+    "\n"
+    "Check a data directory with: patrolrec-verify DATA_DIR\n";
+
+struct Options {
+  bool demo = false;
+  std::string config_path;
+  std::string check_config_path;
+  std::string data_dir;
+  int segment_seconds = 0;
+  double duration_s = 0;
+  bool print_pipelines = false;
+  bool quiet = false;
+  bool recover_only = false;
+};
+
+int UsageError(const std::string& message) {
+  std::fprintf(stderr, "patrolrecd: %s\nTry 'patrolrecd --help'.\n", message.c_str());
+  return 2;
+}
+
+bool ParseNumber(const char* text, double min, double max, double* out) {
+  char* end = nullptr;
+  double value = std::strtod(text, &end);
+  if (!end || *end || end == text || value < min || value > max) return false;
+  *out = value;
+  return true;
+}
+
+struct Run {
+  GMainLoop* loop = nullptr;
+  daemon::Recorder* recorder = nullptr;
+  bool stopping = false;
+};
+
+void RequestStop(Run* run, const char* why) {
+  if (run->stopping) return;
+  run->stopping = true;
+  std::printf("%s: closing and sealing the open segments...\n", why);
+  std::fflush(stdout);
+  sd_notify(0, "STOPPING=1");
+  run->recorder->Stop([run] { g_main_loop_quit(run->loop); });
+}
+
+std::string Mib(int64_t bytes) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.1f MiB", bytes / 1048576.0);
+  return buffer;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&](const char* name) -> const char* {
+      if (i + 1 >= argc) return nullptr;
+      (void)name;
+      return argv[++i];
+    };
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (arg == "--demo") {
+      options.demo = true;
+    } else if (arg == "--print-pipelines") {
+      options.print_pipelines = true;
+    } else if (arg == "--quiet") {
+      options.quiet = true;
+    } else if (arg == "--recover-only") {
+      options.recover_only = true;
+    } else if (arg == "--config" || arg == "--check-config" || arg == "--data-dir") {
+      const char* v = value(arg.c_str());
+      if (!v) return UsageError(arg + " needs a value");
+      (arg == "--config" ? options.config_path
+                         : arg == "--data-dir" ? options.data_dir : options.check_config_path) = v;
+    } else if (arg == "--segment-seconds") {
+      const char* v = value("--segment-seconds");
+      double n = 0;
+      if (!v || !ParseNumber(v, 2, 3600, &n) || n != static_cast<int>(n)) {
+        return UsageError("--segment-seconds needs a whole number from 2 to 3600");
+      }
+      options.segment_seconds = static_cast<int>(n);
+    } else if (arg == "--duration") {
+      const char* v = value("--duration");
+      if (!v || !ParseNumber(v, 0.1, 1e9, &options.duration_s)) {
+        return UsageError("--duration needs a number of seconds greater than 0");
+      }
+    } else {
+      return UsageError("unknown argument '" + arg + "'");
+    }
+  }
+
+  base::Env* env = base::Env::Default();
+  daemon::Config config;
+  if (!options.check_config_path.empty()) {
+    auto loaded = daemon::LoadConfig(*env, options.check_config_path);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "%s\n", loaded.message().c_str());
+      return 1;
+    }
+    std::printf("%s: ok: device %s, %zu camera(s), data in %s\n",
+                options.check_config_path.c_str(), loaded->device.id.c_str(),
+                loaded->cameras.size(), loaded->data_dir.c_str());
+    for (const auto& c : loaded->cameras) {
+      std::printf("  camera %s: %s %dx%d@%d\n", c.name.c_str(), daemon::SourceKindName(c.source),
+                  c.width, c.height, c.framerate);
+    }
+    return 0;
+  }
+  if (options.demo == !options.config_path.empty()) {
+    return UsageError("give exactly one of --demo or --config FILE");
+  }
+  if (options.demo) {
+    config = daemon::DemoConfig(options.data_dir.empty() ? "demo-data" : options.data_dir,
+                                options.segment_seconds ? options.segment_seconds : 60);
+  } else {
+    auto loaded = daemon::LoadConfig(*env, options.config_path);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "patrolrecd: %s\n", loaded.message().c_str());
+      return 1;
+    }
+    config = std::move(loaded).value();
+    if (!options.data_dir.empty()) config.data_dir = options.data_dir;
+    if (options.segment_seconds) config.segment_seconds = options.segment_seconds;
+  }
+  if (config.data_dir.front() != '/') {
+    if (char* cwd = g_get_current_dir()) {
+      config.data_dir = std::string(cwd) + "/" + config.data_dir;
+      g_free(cwd);
+    }
+  }
+
+  // Overlays show local time; GStreamer's clockoverlay reads it through TZ.
+  setenv("TZ", config.device.timezone.c_str(), 1);
+  tzset();
+  gst_init(&argc, &argv);
+
+  if (options.print_pipelines) {
+    const auto encoder = pipeline::ChooseVideoEncoder();
+    pipeline::GraphOptions graph;
+    graph.segment_ns = static_cast<int64_t>(config.segment_seconds) * base::kNsPerSecond;
+    for (const auto& c : config.cameras) {
+      std::printf("%s: %s\n", c.name.c_str(),
+                  pipeline::BuildGraphDescription(daemon::ToCameraSpec(c), encoder,
+                                                  pipeline::ChooseAacEncoder(), graph)
+                      .c_str());
+    }
+    return 0;
+  }
+
+  daemon::Recorder recorder(config, env, base::Clock::System());
+  base::Status opened = recorder.Open();
+  if (!opened.ok()) {
+    base::LogError("cannot start: " + opened.message());
+    std::fprintf(stderr, "patrolrecd: cannot start: %s\n", opened.message().c_str());
+    return 1;
+  }
+  const auto& report = recorder.reconcile_report();
+  if (report.recovered || report.rows_rebuilt || report.missing || report.problems) {
+    std::printf("start-up check: %d interrupted segment(s) recovered, %d catalog row(s) rebuilt "
+                "from seals, %d catalogued segment(s) MISSING, %d problem(s)\n",
+                report.recovered, report.rows_rebuilt, report.missing, report.problems);
+  }
+  if (options.recover_only) {
+    std::printf("start-up check done for %s: %d seal(s) found, %d interrupted segment(s) "
+                "recovered, %d missing, %d problem(s)\n",
+                config.data_dir.c_str(), report.seals_found, report.recovered, report.missing,
+                report.problems);
+    return report.missing || report.problems ? 1 : 0;
+  }
+  std::printf("patrolrecd: device %s recording %zu camera(s) into %s, %d s segments\n",
+              config.device.id.c_str(), config.cameras.size(), config.data_dir.c_str(),
+              config.segment_seconds);
+  std::printf("device key fingerprint %s (public key: %s/device.pub.pem)\n",
+              recorder.device_key().fingerprint().c_str(), config.data_dir.c_str());
+  for (const auto& c : config.cameras) {
+    std::printf("  camera %-12s %-5s %dx%d@%d%s\n", c.name.c_str(),
+                daemon::SourceKindName(c.source), c.width, c.height, c.framerate,
+                c.audio != daemon::AudioKind::kNone ? " +audio" : "");
+  }
+  if (options.duration_s > 0) {
+    std::printf("stopping by itself after %.0f s (or Ctrl-C)\n", options.duration_s);
+  } else {
+    std::printf("Ctrl-C to stop\n");
+  }
+  std::fflush(stdout);
+
+  if (!options.quiet) {
+    recorder.set_on_sealed([](const storage::SegmentRecord& r) {
+      std::printf("%-8s %-12s #%-4lld %6.2f s %5lld frames %9s  %s  sha256 %.16s…\n",
+                  storage::SegmentStateName(r.state), r.camera.c_str(),
+                  static_cast<long long>(r.sequence), r.duration_ns / 1e9,
+                  static_cast<long long>(r.frames), Mib(r.bytes).c_str(), r.file.c_str(),
+                  r.sha256_hex.c_str());
+      std::fflush(stdout);
+    });
+  }
+
+  Run run;
+  run.loop = g_main_loop_new(nullptr, FALSE);
+  run.recorder = &recorder;
+  recorder.Start();
+  sd_notify(0, "READY=1");
+  auto on_signal = [](gpointer data) -> gboolean {
+    RequestStop(static_cast<Run*>(data), "signal received");
+    return G_SOURCE_CONTINUE;
+  };
+  g_unix_signal_add(SIGINT, on_signal, &run);
+  g_unix_signal_add(SIGTERM, on_signal, &run);
+  if (options.duration_s > 0) {
+    g_timeout_add(static_cast<guint>(options.duration_s * 1000), [](gpointer data) -> gboolean {
+      RequestStop(static_cast<Run*>(data), "duration reached");
+      return G_SOURCE_REMOVE;
+    }, &run);
+  }
+  g_main_loop_run(run.loop);
+  g_main_loop_unref(run.loop);
+  std::printf("stopped: %d segment(s) sealed this run%s. Verify with: patrolrec-verify %s\n",
+              recorder.segments_sealed(),
+              recorder.seal_failures() ? " (SOME SEALS FAILED: see the log)" : "",
+              config.data_dir.c_str());
+  return recorder.seal_failures() ? 1 : 0;
+}

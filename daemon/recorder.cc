@@ -1,0 +1,297 @@
+#include "daemon/recorder.h"
+
+#include <glib.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+
+#include "base/log.h"
+#include "pipeline/encoder.h"
+#include "pipeline/graph.h"
+#include "storage/segment_name.h"
+
+namespace patrolrec::daemon {
+namespace {
+
+constexpr int kStopTimeoutMs = 5000;  // per camera, for the last file to be finalised
+// How often open files are checked for new fragments to fsync. A fragment lands once a second;
+// checking four times a second puts it on disk within a quarter second of landing.
+constexpr guint kSyncPollMs = 250;
+
+std::string Join(const std::vector<std::string>& items, const char* separator) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += separator;
+    out += item;
+  }
+  return out;
+}
+
+}  // namespace
+
+pipeline::CameraSpec ToCameraSpec(const CameraConfig& c) {
+  pipeline::CameraSpec spec;
+  spec.name = c.name;
+  switch (c.source) {
+    case SourceKind::kV4l2:
+      spec.source = pipeline::Source::kV4l2;
+      spec.location = c.device;
+      break;
+    case SourceKind::kRtsp:
+      spec.source = pipeline::Source::kRtsp;
+      spec.location = c.url;
+      break;
+    case SourceKind::kTest:
+      spec.source = pipeline::Source::kTest;
+      break;
+    case SourceKind::kClip:
+      spec.source = pipeline::Source::kClip;
+      spec.location = c.clip;
+      break;
+  }
+  switch (c.format) {
+    case V4l2Format::kRaw: spec.v4l2_format = pipeline::V4l2Format::kRaw; break;
+    case V4l2Format::kMjpeg: spec.v4l2_format = pipeline::V4l2Format::kMjpeg; break;
+    case V4l2Format::kH264: spec.v4l2_format = pipeline::V4l2Format::kH264; break;
+  }
+  switch (c.audio) {
+    case AudioKind::kNone: spec.audio = pipeline::Audio::kNone; break;
+    case AudioKind::kTest: spec.audio = pipeline::Audio::kTest; break;
+    case AudioKind::kAlsa: spec.audio = pipeline::Audio::kAlsa; break;
+  }
+  spec.alsa_device = c.alsa_device;
+  spec.pattern = c.pattern;
+  spec.width = c.width;
+  spec.height = c.height;
+  spec.framerate = c.framerate;
+  spec.bitrate_kbps = c.bitrate_kbps;
+  spec.overlay = c.overlay;
+  return spec;
+}
+
+Recorder::Recorder(Config config, base::Env* env, base::Clock* clock)
+    : config_(std::move(config)), env_(env), clock_(clock), position_line_("无GPS定位 NO GPS FIX") {}
+
+Recorder::~Recorder() {
+  if (tick_) g_source_remove(tick_);
+  if (stop_poll_) g_source_remove(stop_poll_);
+  cameras_.clear();
+  if (sealer_) sealer_->Stop();
+}
+
+base::Status Recorder::Open() {
+  const std::string& data = config_.data_dir;
+  base::Status s = env_->CreateDirs(data, 0755);
+  if (!s.ok()) return s.Wrap("data directory");
+  auto key = storage::DeviceKey::LoadOrCreate(*env_, base::JoinPath(data, "keys/device.key"),
+                                              base::JoinPath(data, "device.pub.pem"));
+  if (!key.ok()) return key.status().Wrap("device key");
+  key_ = std::move(key).value();
+  auto catalog = storage::Catalog::Open(base::JoinPath(data, "catalog.sqlite"));
+  if (!catalog.ok()) return catalog.status();
+  catalog_ = std::move(catalog).value();
+  sealer_ = std::make_unique<storage::Sealer>(env_, clock_, data, config_.device.id, key_.get(),
+                                              catalog_.get());
+
+  // Before any camera writes: finish what the last run left (crash, power cut, lost catalog).
+  auto report = storage::Reconcile(*env_, *clock_, data, *catalog_, *sealer_);
+  if (!report.ok()) return report.status().Wrap("reconciling " + data);
+  reconcile_report_ = std::move(report).value();
+
+  const pipeline::EncoderChoice encoder = pipeline::ChooseVideoEncoder();
+  const std::string aac = pipeline::ChooseAacEncoder();
+  pipeline::GraphOptions options;
+  options.segment_ns = static_cast<int64_t>(config_.segment_seconds) * base::kNsPerSecond;
+  for (const CameraConfig& camera : config_.cameras) {
+    s = env_->CreateDirs(base::JoinPath(data, storage::CameraDir(camera.name)), 0755);
+    if (!s.ok()) return s.Wrap("camera \"" + camera.name + "\"");
+    pipeline::CameraSpec spec = ToCameraSpec(camera);
+    if (spec.audio != pipeline::Audio::kNone && aac.empty()) {
+      base::LogError("no AAC encoder installed (avenc_aac or voaacenc): recording video only",
+                     {{"CAMERA", camera.name}});
+    }
+    std::string description = pipeline::BuildGraphDescription(spec, encoder, aac, options);
+    pipeline::CameraCallbacks callbacks;
+    const std::string name = camera.name;
+    callbacks.next_segment_path = [this, name](int64_t start_utc_ns) {
+      return NextSegmentPath(name, start_utc_ns);
+    };
+    callbacks.on_segment_opened = [this](const pipeline::SegmentOpened& opened) {
+      const std::string rel = Relative(opened.path);
+      open_files_[opened.camera].insert(rel);
+      sealer_->SyncOpenFile(rel, /*new_file=*/true);
+    };
+    callbacks.on_segment_closed = [this](const pipeline::SegmentClosed& closed) {
+      OnSegmentClosed(closed);
+    };
+    callbacks.on_failure = [](const std::string& camera_name, const std::string& cause,
+                              int retry_in_ms) {
+      base::LogError("camera failed: " + cause + "; retrying in " +
+                         std::to_string(retry_in_ms / 1000.0).substr(0, 4) + " s",
+                     {{"CAMERA", camera_name}, {"CAUSE", cause}});
+    };
+    callbacks.on_state = [](const std::string& camera_name, pipeline::CameraState state) {
+      base::LogInfo(std::string("camera ") + pipeline::CameraStateName(state),
+                    {{"CAMERA", camera_name}, {"CAMERA_STATE", pipeline::CameraStateName(state)}});
+    };
+    auto pipeline = std::make_unique<pipeline::CameraPipeline>(spec, description, clock_,
+                                                                std::move(callbacks));
+    pipeline->SetOverlayText(OverlayText(camera.name));
+    cameras_.push_back(std::move(pipeline));
+  }
+  return base::Status::Ok();
+}
+
+std::string Recorder::Relative(const std::string& path) const {
+  const std::string prefix = config_.data_dir + "/";
+  return path.rfind(prefix, 0) == 0 ? path.substr(prefix.size()) : path;
+}
+
+std::string Recorder::NextSegmentPath(const std::string& camera, int64_t start_utc_ns) {
+  // Runs on a streaming thread. Names carry milliseconds; should two starts fall in the same
+  // millisecond (a clock step back), the later name moves on by a millisecond.
+  std::lock_guard lock(name_mutex_);
+  for (;;) {
+    storage::SegmentName name{config_.device.id, camera, start_utc_ns};
+    std::string path = base::JoinPath(
+        config_.data_dir, storage::CameraDir(camera) + "/" + storage::FormatSegmentName(name));
+    if (!names_given_.count(path) && !env_->Exists(path)) {
+      names_given_.insert(path);
+      return path;
+    }
+    start_utc_ns += base::kNsPerMs;
+  }
+}
+
+std::string Recorder::OverlayText(const std::string& camera) const {
+  std::string identity = config_.device.plate + "  " + config_.device.id + "  " + camera;
+  if (!config_.device.officers.empty()) {
+    identity += "  警号 " + Join(config_.device.officers, " ");
+  }
+  return identity + "\n" + position_line_;
+}
+
+void Recorder::SetPositionLine(const std::string& line) {
+  position_line_ = line;
+  for (auto& camera : cameras_) camera->SetOverlayText(OverlayText(camera->name()));
+}
+
+std::vector<std::string> Recorder::camera_names() const {
+  std::vector<std::string> names;
+  for (const auto& camera : cameras_) names.push_back(camera->name());
+  return names;
+}
+
+pipeline::CameraPipeline* Recorder::camera(const std::string& name) {
+  for (auto& camera : cameras_) {
+    if (camera->name() == name) return camera.get();
+  }
+  return nullptr;
+}
+
+void Recorder::Start() {
+  sealer_->Start([this](const storage::SealOutcome& outcome) {
+    // Worker thread: hand the outcome to the main loop.
+    auto* copy = new storage::SealOutcome(outcome);
+    g_idle_add_full(
+        G_PRIORITY_DEFAULT,
+        [](gpointer data) -> gboolean {
+          auto* pair = static_cast<std::pair<Recorder*, storage::SealOutcome*>*>(data);
+          pair->first->OnSealed(*pair->second);
+          delete pair->second;
+          delete pair;
+          return G_SOURCE_REMOVE;
+        },
+        new std::pair<Recorder*, storage::SealOutcome*>(this, copy), nullptr);
+  });
+  for (auto& camera : cameras_) camera->Start();
+  tick_ = g_timeout_add(kSyncPollMs, &Recorder::OnTick, this);
+}
+
+gboolean Recorder::OnTick(gpointer self) {
+  static_cast<Recorder*>(self)->Tick();
+  return G_SOURCE_CONTINUE;
+}
+
+void Recorder::Tick() {
+  // Push what GStreamer has written so far to the disk (the sealer skips files that did not
+  // grow), so that a power cut loses about a second per camera and not a whole segment.
+  for (const auto& [camera, files] : open_files_) {
+    for (const std::string& file : files) sealer_->SyncOpenFile(file);
+  }
+}
+
+void Recorder::OnSegmentClosed(const pipeline::SegmentClosed& closed) {
+  const std::string rel = Relative(closed.path);
+  open_files_[closed.camera].erase(rel);
+  {
+    std::lock_guard lock(name_mutex_);
+    names_given_.erase(closed.path);
+  }
+  if (!closed.complete && !env_->Exists(closed.path)) return;  // failed before writing anything
+  sealer_->Submit({closed.camera, rel, closed.start_utc_ns, /*recover=*/!closed.complete});
+}
+
+void Recorder::OnSealed(const storage::SealOutcome& outcome) {
+  if (!outcome.ok) {
+    ++seal_failures_;
+    return;  // the sealer logged it with its cause
+  }
+  ++segments_sealed_;
+  const storage::SegmentRecord& r = outcome.record;
+  base::LogInfo(std::string("segment ") + storage::SegmentStateName(r.state) + " #" +
+                    std::to_string(r.sequence) + ": " + std::to_string(r.frames) + " frames, " +
+                    std::to_string(r.bytes) + " bytes, sha256 " + r.sha256_hex,
+                {{"CAMERA", r.camera}, {"SEGMENT", r.file}, {"SEQUENCE", std::to_string(r.sequence)}});
+  if (on_sealed_) on_sealed_(r);
+}
+
+void Recorder::Stop(std::function<void()> done) {
+  stop_done_ = std::move(done);
+  if (tick_) {
+    g_source_remove(tick_);
+    tick_ = 0;
+  }
+  cameras_stopping_ = static_cast<int>(cameras_.size());
+  auto all_cameras_stopped = [this] {
+    // The last seals are still on the worker: poll for it to be idle without blocking the loop.
+    stop_poll_ = g_timeout_add(
+        50,
+        [](gpointer self) -> gboolean {
+          auto* recorder = static_cast<Recorder*>(self);
+          if (!recorder->sealer_->Idle()) return G_SOURCE_CONTINUE;
+          recorder->stop_poll_ = 0;
+          // Deliver the outcomes already queued for the main loop before reporting done.
+          g_idle_add_full(
+              G_PRIORITY_LOW,
+              [](gpointer self2) -> gboolean {
+                auto* r = static_cast<Recorder*>(self2);
+                if (auto f = std::move(r->stop_done_)) f();
+                return G_SOURCE_REMOVE;
+              },
+              recorder, nullptr);
+          return G_SOURCE_REMOVE;
+        },
+        this);
+  };
+  if (cameras_.empty()) {
+    all_cameras_stopped();
+    return;
+  }
+  for (auto& camera : cameras_) {
+    camera->Stop(kStopTimeoutMs, [this, all_cameras_stopped] {
+      if (--cameras_stopping_ == 0) all_cameras_stopped();
+    });
+  }
+}
+
+void Recorder::Abandon() {
+  if (tick_) {
+    g_source_remove(tick_);
+    tick_ = 0;
+  }
+  for (auto& camera : cameras_) camera->Abandon();
+  sealer_->Abort();
+}
+
+}  // namespace patrolrec::daemon

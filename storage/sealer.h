@@ -1,0 +1,113 @@
+// Seals closed segments, one at a time, on a worker thread of its own (never on the GLib main
+// loop or a streaming thread). For each segment, in this order, which is the durability design:
+//   1. cut a torn tail (recovered segments) and measure the file (frames, duration);
+//   2. fsync the file, fsync its directory;
+//   3. hash it, chain it to the camera's previous segment, sign it (Ed25519);
+//   4. write the signed seal sidecar durably, then the camera's signed chain head;
+//   5. insert the catalog row.
+// A crash between any two steps leaves a state the next start's reconciliation completes. The
+// same worker also fsyncs the files being written as soon as they grow (the recorder asks four
+// times a second; a fragment lands once a second), so that a power cut loses little more than
+// the fragment still being assembled in the muxer: about a second of each camera. Sequence numbers are given here, in sealing order, so they
+// have no holes.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/env.h"
+#include "storage/catalog.h"
+#include "storage/device_key.h"
+#include "storage/segment_record.h"
+
+namespace patrolrec::storage {
+
+struct SealRequest {
+  std::string camera;
+  std::string file;          // relative to the data directory
+  int64_t start_utc_ns = 0;  // wall-clock time of the first frame
+  bool recover = false;      // the writer did not finish it: cut at the last complete fragment
+};
+
+struct SealOutcome {
+  bool ok = false;
+  SegmentRecord record;      // filled when ok
+  std::string error;         // what failed and why, when not ok
+  int64_t seal_duration_ns = 0;
+};
+
+class Sealer {
+ public:
+  Sealer(base::Env* env, base::Clock* clock, std::string data_dir, std::string device_id,
+         const DeviceKey* key, Catalog* catalog);
+  ~Sealer();
+  Sealer(const Sealer&) = delete;
+  Sealer& operator=(const Sealer&) = delete;
+
+  // Where each camera's chain continues: its last sealed sequence and chain value. Reconciliation
+  // sets it from the seals on disk before Start().
+  void SetChainTip(const std::string& camera, int64_t sequence, const std::string& chain_hex);
+
+  // Seals synchronously on the calling thread (reconciliation, before the worker starts).
+  SealOutcome SealNow(const SealRequest& request);
+
+  // Starts the worker; `on_done` is called on the worker thread after each seal attempt.
+  void Start(std::function<void(const SealOutcome&)> on_done);
+  void Submit(SealRequest request);
+  // Queues an fsync of a file that GStreamer is still writing, done only if it grew since its
+  // last fsync; with `new_file`, its directory is synced too, so that the file's name survives a
+  // power cut along with its data.
+  void SyncOpenFile(const std::string& file, bool new_file = false);
+  // True when nothing is queued or running.
+  bool Idle();
+  // Blocks until every queued job is done.
+  void Drain();
+  // Finishes the queue and joins the worker.
+  void Stop();
+  // Drops the queue and joins the worker, as a crash would (tests).
+  void Abort();
+
+ private:
+  struct SyncJob {
+    std::string file;
+    bool new_file = false;
+  };
+  using Job = std::variant<SealRequest, SyncJob>;
+
+  void Run();
+  base::Status DoSeal(const SealRequest& request, SegmentRecord* record);
+
+  base::Env* env_;
+  base::Clock* clock_;
+  std::string data_dir_;
+  std::string device_id_;
+  const DeviceKey* key_;
+  Catalog* catalog_;  // used only by the thread that seals
+
+  struct Tip {
+    int64_t sequence = 0;
+    std::string chain_hex = kGenesisChainHex;
+  };
+  std::map<std::string, Tip> tips_;  // per camera; used only by the thread that seals
+  std::map<std::string, uint64_t> synced_bytes_;  // open file -> size at its last fsync (worker)
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable idle_;
+  std::deque<Job> queue_;
+  bool busy_ = false;
+  bool stopping_ = false;
+  std::function<void(const SealOutcome&)> on_done_;
+  std::thread worker_;
+};
+
+}  // namespace patrolrec::storage
