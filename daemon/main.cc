@@ -16,7 +16,6 @@
 #include "daemon/config.h"
 #include "daemon/recorder.h"
 #include "pipeline/encoder.h"
-#include "pipeline/graph.h"
 
 namespace {
 
@@ -42,6 +41,8 @@ constexpr char kUsage[] =
     "  --duration SECONDS    stop by itself after this long (default: until SIGINT/SIGTERM)\n"
     "  --print-pipelines     print each camera's GStreamer graph and exit\n"
     "  --quiet               no line per sealed segment on stdout\n"
+    "  --verbose             log every state change to stderr too (under systemd every record\n"
+    "                        goes to the journal whatever this says)\n"
     "  --recover-only        recover and seal what a crash left, rebuild the catalog, report\n"
     "                        missing files, then exit without recording (exit 1 if anything\n"
     "                        is missing or could not be recovered)\n"
@@ -59,6 +60,7 @@ struct Options {
   bool print_pipelines = false;
   bool quiet = false;
   bool recover_only = false;
+  bool verbose = false;
 };
 
 int UsageError(const std::string& message) {
@@ -115,6 +117,8 @@ int main(int argc, char** argv) {
       options.print_pipelines = true;
     } else if (arg == "--quiet") {
       options.quiet = true;
+    } else if (arg == "--verbose") {
+      options.verbose = true;
     } else if (arg == "--recover-only") {
       options.recover_only = true;
     } else if (arg == "--config" || arg == "--check-config" || arg == "--data-dir") {
@@ -139,6 +143,10 @@ int main(int argc, char** argv) {
     }
   }
 
+  // On a terminal the stdout lines already tell the story; the log adds only what needs a look.
+  if (!options.verbose && !std::getenv("JOURNAL_STREAM")) {
+    base::SetMinimumSeverity(base::Severity::kNotice);
+  }
   base::Env* env = base::Env::Default();
   daemon::Config config;
   if (!options.check_config_path.empty()) {
@@ -186,13 +194,9 @@ int main(int argc, char** argv) {
 
   if (options.print_pipelines) {
     const auto encoder = pipeline::ChooseVideoEncoder();
-    pipeline::GraphOptions graph;
-    graph.segment_ns = static_cast<int64_t>(config.segment_seconds) * base::kNsPerSecond;
+    const std::string aac = pipeline::ChooseAacEncoder();
     for (const auto& c : config.cameras) {
-      std::printf("%s: %s\n", c.name.c_str(),
-                  pipeline::BuildGraphDescription(daemon::ToCameraSpec(c), encoder,
-                                                  pipeline::ChooseAacEncoder(), graph)
-                      .c_str());
+      std::printf("%s: %s\n", c.name.c_str(), daemon::CameraGraph(config, c, encoder, aac).c_str());
     }
     return 0;
   }

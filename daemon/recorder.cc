@@ -69,8 +69,25 @@ pipeline::CameraSpec ToCameraSpec(const CameraConfig& c) {
   return spec;
 }
 
+std::vector<std::string> OverlayLines(const Config& config, const std::string& camera,
+                                      const std::string& position_line) {
+  std::string identity = config.device.plate + "  " + config.device.id + "  " + camera;
+  if (!config.device.officers.empty()) {
+    identity += "  警号 " + Join(config.device.officers, " ");
+  }
+  return {identity, position_line};
+}
+
+std::string CameraGraph(const Config& config, const CameraConfig& camera,
+                        const pipeline::EncoderChoice& encoder, const std::string& aac_encoder) {
+  pipeline::GraphOptions options;
+  options.segment_ns = static_cast<int64_t>(config.segment_seconds) * base::kNsPerSecond;
+  options.overlay_lines = OverlayLines(config, camera.name, kNoFixLine);
+  return pipeline::BuildGraphDescription(ToCameraSpec(camera), encoder, aac_encoder, options);
+}
+
 Recorder::Recorder(Config config, base::Env* env, base::Clock* clock)
-    : config_(std::move(config)), env_(env), clock_(clock), position_line_("无GPS定位 NO GPS FIX") {}
+    : config_(std::move(config)), env_(env), clock_(clock), position_line_(kNoFixLine) {}
 
 Recorder::~Recorder() {
   if (tick_) g_source_remove(tick_);
@@ -100,8 +117,6 @@ base::Status Recorder::Open() {
 
   const pipeline::EncoderChoice encoder = pipeline::ChooseVideoEncoder();
   const std::string aac = pipeline::ChooseAacEncoder();
-  pipeline::GraphOptions options;
-  options.segment_ns = static_cast<int64_t>(config_.segment_seconds) * base::kNsPerSecond;
   for (const CameraConfig& camera : config_.cameras) {
     s = env_->CreateDirs(base::JoinPath(data, storage::CameraDir(camera.name)), 0755);
     if (!s.ok()) return s.Wrap("camera \"" + camera.name + "\"");
@@ -110,7 +125,7 @@ base::Status Recorder::Open() {
       base::LogError("no AAC encoder installed (avenc_aac or voaacenc): recording video only",
                      {{"CAMERA", camera.name}});
     }
-    std::string description = pipeline::BuildGraphDescription(spec, encoder, aac, options);
+    std::string description = CameraGraph(config_, camera, encoder, aac);
     pipeline::CameraCallbacks callbacks;
     const std::string name = camera.name;
     callbacks.next_segment_path = [this, name](int64_t start_utc_ns) {
@@ -136,7 +151,6 @@ base::Status Recorder::Open() {
     };
     auto pipeline = std::make_unique<pipeline::CameraPipeline>(spec, description, clock_,
                                                                 std::move(callbacks));
-    pipeline->SetOverlayText(OverlayText(camera.name));
     cameras_.push_back(std::move(pipeline));
   }
   return base::Status::Ok();
@@ -163,17 +177,11 @@ std::string Recorder::NextSegmentPath(const std::string& camera, int64_t start_u
   }
 }
 
-std::string Recorder::OverlayText(const std::string& camera) const {
-  std::string identity = config_.device.plate + "  " + config_.device.id + "  " + camera;
-  if (!config_.device.officers.empty()) {
-    identity += "  警号 " + Join(config_.device.officers, " ");
-  }
-  return identity + "\n" + position_line_;
-}
-
 void Recorder::SetPositionLine(const std::string& line) {
   position_line_ = line;
-  for (auto& camera : cameras_) camera->SetOverlayText(OverlayText(camera->name()));
+  for (auto& camera : cameras_) {
+    camera->SetOverlayLines(OverlayLines(config_, camera->name(), position_line_));
+  }
 }
 
 std::vector<std::string> Recorder::camera_names() const {

@@ -25,6 +25,18 @@ namespace patrolrec::daemon {
 
 pipeline::CameraSpec ToCameraSpec(const CameraConfig& camera);
 
+// The overlay's bottom lines for a camera: identity (plate, device, camera, officers), then the
+// position line.
+std::vector<std::string> OverlayLines(const Config& config, const std::string& camera,
+                                      const std::string& position_line);
+// What the overlay's position line says until a position source feeds it.
+inline constexpr char kNoFixLine[] = "无GPS定位 NO GPS FIX";
+
+// The GStreamer graph of one configured camera: what the recorder runs and what
+// `patrolrecd --print-pipelines` prints (so the benchmark can run the same graph bare).
+std::string CameraGraph(const Config& config, const CameraConfig& camera,
+                        const pipeline::EncoderChoice& encoder, const std::string& aac_encoder);
+
 class Recorder {
  public:
   Recorder(Config config, base::Env* env, base::Clock* clock);
@@ -62,7 +74,6 @@ class Recorder {
   static gboolean OnTick(gpointer self);
   void Tick();
   std::string NextSegmentPath(const std::string& camera, int64_t start_utc_ns);
-  std::string OverlayText(const std::string& camera) const;
   void OnSegmentClosed(const pipeline::SegmentClosed& closed);
   void OnSealed(const storage::SealOutcome& outcome);
   std::string Relative(const std::string& path) const;

@@ -96,7 +96,7 @@ void CameraPipeline::Start() {
     gst_object_unref(pad);
     gst_object_unref(queue);
   }
-  SetOverlayText(overlay_text_);
+  ApplyOverlay();
 
   frames_seen_ = 0;
   started_monotonic_ns_ = clock_->MonotonicNs();
@@ -365,11 +365,15 @@ gboolean CameraPipeline::OnBusMessage(GstBus*, GstMessage* message, gpointer sel
   return G_SOURCE_CONTINUE;
 }
 
-void CameraPipeline::SetOverlayText(const std::string& text) {
-  overlay_text_ = text;
-  if (!pipeline_) return;
+void CameraPipeline::SetOverlayLines(const std::vector<std::string>& lines) {
+  overlay_markup_ = OverlayMarkup(lines);
+  ApplyOverlay();
+}
+
+void CameraPipeline::ApplyOverlay() {
+  if (!pipeline_ || overlay_markup_.empty()) return;
   if (GstElement* info = gst_bin_get_by_name(GST_BIN(pipeline_), "info")) {
-    g_object_set(info, "text", text.c_str(), nullptr);
+    g_object_set(info, "text", overlay_markup_.c_str(), nullptr);
     gst_object_unref(info);
   }
 }

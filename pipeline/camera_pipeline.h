@@ -75,8 +75,9 @@ class CameraPipeline {
   // NOT reported (the next start's recovery finds it). For crash tests.
   void Abandon();
 
-  // The text lines burned in at the bottom of every frame (identity, position).
-  void SetOverlayText(const std::string& text);
+  // The text lines burned in at the bottom of every frame (identity, position). Kept across
+  // restarts.
+  void SetOverlayLines(const std::vector<std::string>& lines);
 
   // Posts an error from the source element, exactly as a failing device would (tests).
   void InjectSourceErrorForTesting(const std::string& message);
@@ -100,6 +101,7 @@ class CameraPipeline {
   void ScheduleRetry();
   void FinishStop();
   void SetState(CameraState state);
+  void ApplyOverlay();
   int64_t RunningTimeToUtc(GstClockTime running_time);
 
   CameraSpec spec_;
@@ -117,7 +119,7 @@ class CameraPipeline {
   int restarts_ = 0;
   int64_t started_monotonic_ns_ = 0;
   std::function<void()> stop_done_;
-  std::string overlay_text_;
+  std::string overlay_markup_;  // empty until SetOverlayLines: the graph's own text stands
 
   // Files handed to splitmuxsink and not yet reported closed. With async-finalize the previous
   // file is still being finalised while the next one records, so there can be two. Appended by

@@ -1,5 +1,7 @@
 #include "pipeline/graph.h"
 
+#include <glib.h>
+
 #include <algorithm>
 
 namespace patrolrec::pipeline {
@@ -17,6 +19,17 @@ std::string QuoteForLaunch(const std::string& value) {
     out += c;
   }
   return out + "\"";
+}
+
+std::string OverlayMarkup(const std::vector<std::string>& lines) {
+  std::string markup;
+  for (const std::string& line : lines) {
+    if (!markup.empty()) markup += "&#10;";
+    gchar* escaped = g_markup_escape_text(line.c_str(), static_cast<gssize>(line.size()));
+    markup += escaped;
+    g_free(escaped);
+  }
+  return markup;
 }
 
 namespace {
@@ -73,7 +86,7 @@ std::string BuildGraphDescription(const CameraSpec& spec, const EncoderChoice& e
          " halignment=left valignment=top shaded-background=true font-desc=" + font +
          " ! textoverlay name=info halignment=left valignment=bottom line-alignment=left"
          " shaded-background=true wait-text=false font-desc=" + font +
-         " ! videoconvert ! " +
+         " text=" + QuoteForLaunch(OverlayMarkup(options.overlay_lines)) + " ! videoconvert ! " +
          VideoEncoderDescription(encoder, spec.bitrate_kbps,
                                  std::max(1, spec.framerate * options.keyframe_interval_ms / 1000)) +
          " ! h264parse ! queue name=vq ! split.video";

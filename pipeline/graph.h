@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "pipeline/camera_spec.h"
 #include "pipeline/encoder.h"
@@ -22,6 +23,9 @@ struct GraphOptions {
   // at worst), a 0.5 s GOP 0.8 s (0.9 s at worst), with 1 s fragments either way.
   int keyframe_interval_ms = 500;
   std::string font = "WenQuanYi Zen Hei";  // must cover CJK (plates like 吉E·12345)
+  // The lines burned in at the bottom of every frame when the graph starts (identity, position);
+  // the application updates them later through CameraPipeline::SetOverlayLines.
+  std::vector<std::string> overlay_lines;
   // Only for gst-launch (the benchmark): a printf pattern for the files, e.g. "/tmp/x%05d.mp4".
   // The recorder names files itself through the "format-location-full" signal instead.
   std::string location_pattern;
@@ -32,5 +36,10 @@ std::string BuildGraphDescription(const CameraSpec& spec, const EncoderChoice& e
 
 // Quotes a value for a gst-launch description ("..." with \" and \\ escaped).
 std::string QuoteForLaunch(const std::string& value);
+
+// textoverlay's text is Pango markup: each line is escaped (a plate or an id with '<' or '&'
+// must show as typed, not break the overlay), and lines are joined with "&#10;" so that the
+// text stays on one line of a gst-launch description.
+std::string OverlayMarkup(const std::vector<std::string>& lines);
 
 }  // namespace patrolrec::pipeline

@@ -84,6 +84,19 @@ TEST_F(GraphTest, QuotesValuesWithSpacesAndQuotes) {
   EXPECT_EQ(ParseError(BuildGraphDescription(spec, {"x264enc", false}, "", {})), "");
 }
 
+TEST_F(GraphTest, OverlayTextIsEscapedMarkupOnOneLine) {
+  EXPECT_EQ(OverlayMarkup({"吉E·12345 <A&B>", "无GPS定位"}),
+            "吉E·12345 &lt;A&amp;B&gt;&#10;无GPS定位");
+  CameraSpec spec;
+  spec.name = "road";
+  GraphOptions options;
+  options.overlay_lines = {"plate \"x\" <y>", "no fix"};
+  std::string d = BuildGraphDescription(spec, {"x264enc", false}, "", options);
+  EXPECT_EQ(d.find('\n'), std::string::npos);
+  EXPECT_NE(d.find("text=\"plate &quot;x&quot; &lt;y&gt;&#10;no fix\""), std::string::npos) << d;
+  EXPECT_EQ(ParseError(d), "");
+}
+
 TEST_F(GraphTest, SoftwareEncoderChosenWhenNoHardware) {
   // This machine has no hardware H.264 encoder; the probe must fall back, not fail.
   EncoderChoice choice = ChooseVideoEncoder();
