@@ -178,17 +178,11 @@ void CameraPipeline::TearDown(bool report_open_file) {
     gst_object_unref(pipeline_);
     pipeline_ = nullptr;
   }
-  std::vector<SegmentOpened> unclosed;
-  {
-    std::lock_guard lock(files_mutex_);
-    unclosed.swap(unclosed_);
-  }
-  if (!report_open_file) return;
-  for (const SegmentOpened& file : unclosed) {
-    if (callbacks_.on_segment_closed) {
-      callbacks_.on_segment_closed(
-          {spec_.name, file.path, file.start_utc_ns, /*complete=*/false});
-    }
+  std::vector<std::pair<SegmentOpened, bool>> files = files_.TakeAll();
+  if (!report_open_file || !callbacks_.on_segment_closed) return;
+  for (const auto& [file, finalised] : files) {
+    // A file finalised but held back behind an older one is complete; the others were cut off.
+    callbacks_.on_segment_closed({spec_.name, file.path, file.start_utc_ns, finalised});
   }
 }
 
@@ -272,10 +266,7 @@ gchar* CameraPipeline::OnFormatLocation(GstElement*, guint, GstSample* first_sam
   file.camera = camera->spec_.name;
   file.start_utc_ns = camera->RunningTimeToUtc(running_time);
   file.path = camera->callbacks_.next_segment_path(file.start_utc_ns);
-  {
-    std::lock_guard lock(camera->files_mutex_);
-    camera->unclosed_.push_back(file);
-  }
+  camera->files_.Add(file);
   return g_strdup(file.path.c_str());
 }
 
@@ -288,36 +279,20 @@ void CameraPipeline::HandleElementMessage(GstMessage* message) {
   const char* location = gst_structure_get_string(s, "location");
   if (!location) return;
 
-  SegmentOpened file;
-  bool known = false;
-  {
-    std::lock_guard lock(files_mutex_);
-    auto it = std::find_if(unclosed_.begin(), unclosed_.end(),
-                           [&](const SegmentOpened& f) { return f.path == location; });
-    if (it != unclosed_.end()) {
-      file = *it;
-      known = true;
-      if (closed) unclosed_.erase(it);
-    }
-  }
-  if (!known) return;
   if (opened) {
+    std::optional<SegmentOpened> file = files_.Find(location);
+    if (!file) return;
     // A file opened just before Stop() is announced after it: that must not undo the stop.
     if (state_ == CameraState::kStarting) SetState(CameraState::kRecording);
-    if (callbacks_.on_segment_opened) callbacks_.on_segment_opened(file);
+    if (callbacks_.on_segment_opened) callbacks_.on_segment_opened(*file);
     return;
   }
-  if (callbacks_.on_segment_closed) {
-    callbacks_.on_segment_closed(
-        {spec_.name, file.path, file.start_utc_ns, /*complete=*/true});
+  for (const SegmentOpened& file : files_.MarkClosed(location)) {
+    if (callbacks_.on_segment_closed) {
+      callbacks_.on_segment_closed({spec_.name, file.path, file.start_utc_ns, /*complete=*/true});
+    }
   }
-  if (state_ == CameraState::kStopping) {
-    std::lock_guard lock(files_mutex_);
-    if (!unclosed_.empty()) return;
-  } else {
-    return;
-  }
-  FinishStop();
+  if (state_ == CameraState::kStopping && files_.empty()) FinishStop();
 }
 
 gboolean CameraPipeline::OnBusMessage(GstBus*, GstMessage* message, gpointer self) {
@@ -343,8 +318,7 @@ gboolean CameraPipeline::OnBusMessage(GstBus*, GstMessage* message, gpointer sel
     case GST_MESSAGE_EOS:
       if (camera->state_ == CameraState::kStopping) {
         // All files are normally closed by now; if one is not, the timeout reports it.
-        std::lock_guard lock(camera->files_mutex_);
-        if (!camera->unclosed_.empty()) break;
+        if (!camera->files_.empty()) break;
       } else if (camera->spec_.source == Source::kClip) {
         // A replayed clip has ended: play it again, as a camera would go on delivering.
         camera->bus_watch_ = 0;

@@ -2,7 +2,8 @@
 // clean stop. The invariant: whatever happens to this camera (an error, a stall, a source that
 // never starts), every file it opened is reported exactly once through on_segment_closed, either
 // as complete or as interrupted, and no other camera is affected (each camera has its own
-// pipeline, bus and timers). All methods and callbacks run on the GLib main loop, except
+// pipeline, bus and timers). Files are reported closed in the order they were opened (see
+// segment_order.h). All methods and callbacks run on the GLib main loop, except
 // next_segment_path, which GStreamer calls from a streaming thread.
 #pragma once
 
@@ -19,6 +20,7 @@
 #include "base/clock.h"
 #include "pipeline/camera_spec.h"
 #include "pipeline/graph.h"
+#include "pipeline/segment_order.h"
 
 namespace patrolrec::pipeline {
 
@@ -30,12 +32,6 @@ struct SegmentClosed {
   // false: the pipeline failed, stalled or was abandoned while writing it; the file may end in
   // a torn fragment and must be recovered (cut at its last complete fragment) before sealing.
   bool complete = true;
-};
-
-struct SegmentOpened {
-  std::string camera;
-  std::string path;
-  int64_t start_utc_ns = 0;
 };
 
 enum class CameraState { kStopped, kStarting, kRecording, kFailed, kStopping };
@@ -121,11 +117,8 @@ class CameraPipeline {
   std::function<void()> stop_done_;
   std::string overlay_markup_;  // empty until SetOverlayLines: the graph's own text stands
 
-  // Files handed to splitmuxsink and not yet reported closed. With async-finalize the previous
-  // file is still being finalised while the next one records, so there can be two. Appended by
-  // the streaming thread in OnFormatLocation, hence the mutex.
-  std::mutex files_mutex_;
-  std::vector<SegmentOpened> unclosed_;
+  // Files handed to splitmuxsink (from a streaming thread) and not yet reported closed.
+  SegmentOrder files_;
 
   std::atomic<uint64_t> frames_seen_{0};
   std::atomic<int64_t> last_frame_monotonic_ns_{0};
