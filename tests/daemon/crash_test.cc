@@ -78,6 +78,89 @@ TEST(CrashTest, KillNineMidSegmentLosesAboutOneSecondPerCameraAndRecovers) {
   EXPECT_EQ(verify.exit_code, 0) << verify.output;
 }
 
+std::vector<storage::SegmentRecord> CatalogRows(const std::string& data) {
+  auto catalog = storage::Catalog::OpenReadOnly(data + "/catalog.sqlite");
+  EXPECT_TRUE(catalog.ok()) << catalog.message();
+  if (!catalog.ok()) return {};
+  auto rows = (*catalog)->Segments();
+  EXPECT_TRUE(rows.ok()) << rows.message();
+  return rows.ok() ? *rows : std::vector<storage::SegmentRecord>{};
+}
+
+int64_t FramesDecodedByFfprobe(const std::string& path) {
+  auto r = testing::RunCommand({"ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames",
+                                "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", path});
+  return r.exit_code == 0 ? std::atoll(r.output.c_str()) : -1;
+}
+
+// Ctrl-C at the terminal and SIGTERM from systemd (ignition off) both close, sync and seal every
+// open segment before exiting: nothing is left for recovery.
+TEST(CrashTest, SigintAndSigtermCloseAndSealEveryOpenSegment) {
+  for (int signal_number : {SIGINT, SIGTERM}) {
+    SCOPED_TRACE(signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+    testing::TempDir dir;
+    const std::string data = dir / "data";
+    const std::string config = dir / "car.conf";
+    testing::WriteTextFile(config, SmallCarConfig(data));
+    int pid = testing::StartProcess({testing::BinaryPath("patrolrecd"), "--config", config},
+                                    dir / "run.log");
+    ASSERT_GT(pid, 0);
+    ::usleep(5'500'000);  // one 4 s segment sealed, the next one 1.5 s in
+    ASSERT_EQ(::kill(pid, signal_number), 0);
+    EXPECT_EQ(testing::WaitProcess(pid), 0);
+
+    auto rows = CatalogRows(data);
+    std::map<std::string, int> per_camera;
+    for (const auto& r : rows) {
+      ++per_camera[r.camera];
+      EXPECT_EQ(r.state, storage::SegmentState::kSealed) << r.file;
+      EXPECT_EQ(FramesDecodedByFfprobe(data + "/" + r.file), r.frames) << r.file;
+    }
+    EXPECT_EQ(per_camera.size(), 3u);
+    for (const auto& [camera, count] : per_camera) EXPECT_EQ(count, 2) << camera;
+    // Nothing unsealed is left behind: a new start finds nothing to recover.
+    auto check = testing::RunCommand(
+        {testing::BinaryPath("patrolrecd"), "--config", config, "--recover-only"});
+    EXPECT_EQ(check.exit_code, 0) << check.output;
+    EXPECT_NE(check.output.find(" 0 interrupted segment(s) recovered"), std::string::npos)
+        << check.output;
+  }
+}
+
+// A recorded clip replayed as a camera (for demos and for testing without hardware) plays in
+// real time and starts again when it ends.
+TEST(CrashTest, ReplayedClipIsRecordedInRealTimeAndLoops) {
+  testing::TempDir dir;
+  const std::string clip = testing::MakeFragmentedClip(dir.path(), "clip.mp4", 3, false);
+  ASSERT_FALSE(clip.empty());
+  const std::string data = dir / "data";
+  const std::string config = dir / "car.conf";
+  testing::WriteTextFile(config, "[device]\nid = PR-CLIP-01\nplate = 吉E·12345\n\n"
+                                 "[storage]\ndata_dir = " + data + "\nsegment_seconds = 2\n\n"
+                                 "[camera replay]\nsource = clip\nclip = " + clip +
+                                 "\nwidth = 320\nheight = 180\nframerate = 30\n");
+  const int64_t started = base::Clock::System()->NowUtcNs();
+  auto run = testing::RunCommand(
+      {testing::BinaryPath("patrolrecd"), "--config", config, "--duration", "8", "--quiet"});
+  const double wall_s = (base::Clock::System()->NowUtcNs() - started) / 1e9;
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+
+  auto rows = CatalogRows(data);
+  ASSERT_GE(rows.size(), 4u);
+  int64_t frames = 0;
+  for (const auto& r : rows) {
+    EXPECT_EQ(r.state, storage::SegmentState::kSealed) << r.file;
+    EXPECT_EQ(FramesDecodedByFfprobe(data + "/" + r.file), r.frames) << r.file;
+    frames += r.frames;
+  }
+  // Paced in real time: 8 s of recording is about 240 frames, not the whole clip in a burst,
+  // and more than the 90 frames of one pass, so it looped.
+  EXPECT_GT(frames, 180);
+  EXPECT_LT(frames, static_cast<int64_t>(wall_s * 30) + 5);
+  auto verify = testing::RunCommand({testing::BinaryPath("patrolrec-verify"), data});
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+}
+
 TEST(CrashTest, BrokenConfigurationNamesFileLineAndKeyAndRecordsNothing) {
   testing::TempDir dir;
   const std::string config = dir / "bad.conf";
