@@ -68,8 +68,7 @@ class Env {
   // Helpers built on the calls above.
   Result<std::string> ReadFile(const std::string& path);
   // Writes path.tmp, syncs it, renames it over path and syncs the directory.
-  Status WriteFileDurably(const std::string& path, const std::string& contents,
-                          mode_t mode = 0644);
+  Status WriteFileDurably(const std::string& path, const std::string& contents, mode_t mode = 0644);
 };
 
 // "dir/name" -> "dir"; "name" -> ".".

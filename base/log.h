@@ -33,8 +33,8 @@ inline void LogError(std::string_view m, std::initializer_list<LogField> f = {})
 void SetMinimumSeverity(Severity severity);
 
 // Tests capture records with this; pass nullptr to restore normal output.
-using LogSink = std::function<void(Severity, std::string_view message,
-                                   std::initializer_list<LogField> fields)>;
+using LogSink =
+    std::function<void(Severity, std::string_view message, std::initializer_list<LogField> fields)>;
 void SetLogSinkForTesting(LogSink sink);
 
 }  // namespace patrolrec::base

@@ -124,8 +124,9 @@ int main(int argc, char** argv) {
     } else if (arg == "--config" || arg == "--check-config" || arg == "--data-dir") {
       const char* v = value(arg.c_str());
       if (!v) return UsageError(arg + " needs a value");
-      (arg == "--config" ? options.config_path
-                         : arg == "--data-dir" ? options.data_dir : options.check_config_path) = v;
+      (arg == "--config"     ? options.config_path
+       : arg == "--data-dir" ? options.data_dir
+                             : options.check_config_path) = v;
     } else if (arg == "--segment-seconds") {
       const char* v = value("--segment-seconds");
       double n = 0;
@@ -155,9 +156,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s\n", loaded.message().c_str());
       return 1;
     }
-    std::printf("%s: ok: device %s, %zu camera(s), data in %s\n",
-                options.check_config_path.c_str(), loaded->device.id.c_str(),
-                loaded->cameras.size(), loaded->data_dir.c_str());
+    std::printf("%s: ok: device %s, %zu camera(s), data in %s\n", options.check_config_path.c_str(),
+                loaded->device.id.c_str(), loaded->cameras.size(), loaded->data_dir.c_str());
     for (const auto& c : loaded->cameras) {
       std::printf("  camera %s: %s %dx%d@%d\n", c.name.c_str(), daemon::SourceKindName(c.source),
                   c.width, c.height, c.framerate);
@@ -210,15 +210,17 @@ int main(int argc, char** argv) {
   }
   const auto& report = recorder.reconcile_report();
   if (report.recovered || report.rows_rebuilt || report.missing || report.problems) {
-    std::printf("start-up check: %d interrupted segment(s) recovered, %d catalog row(s) rebuilt "
-                "from seals, %d catalogued segment(s) MISSING, %d problem(s)\n",
-                report.recovered, report.rows_rebuilt, report.missing, report.problems);
+    std::printf(
+        "start-up check: %d interrupted segment(s) recovered, %d catalog row(s) rebuilt "
+        "from seals, %d catalogued segment(s) MISSING, %d problem(s)\n",
+        report.recovered, report.rows_rebuilt, report.missing, report.problems);
   }
   if (options.recover_only) {
-    std::printf("start-up check done for %s: %d seal(s) found, %d interrupted segment(s) "
-                "recovered, %d missing, %d problem(s)\n",
-                config.data_dir.c_str(), report.seals_found, report.recovered, report.missing,
-                report.problems);
+    std::printf(
+        "start-up check done for %s: %d seal(s) found, %d interrupted segment(s) "
+        "recovered, %d missing, %d problem(s)\n",
+        config.data_dir.c_str(), report.seals_found, report.recovered, report.missing,
+        report.problems);
     return report.missing || report.problems ? 1 : 0;
   }
   std::printf("patrolrecd: device %s recording %zu camera(s) into %s, %d s segments\n",
@@ -261,10 +263,13 @@ int main(int argc, char** argv) {
   g_unix_signal_add(SIGINT, on_signal, &run);
   g_unix_signal_add(SIGTERM, on_signal, &run);
   if (options.duration_s > 0) {
-    g_timeout_add(static_cast<guint>(options.duration_s * 1000), [](gpointer data) -> gboolean {
-      RequestStop(static_cast<Run*>(data), "duration reached");
-      return G_SOURCE_REMOVE;
-    }, &run);
+    g_timeout_add(
+        static_cast<guint>(options.duration_s * 1000),
+        [](gpointer data) -> gboolean {
+          RequestStop(static_cast<Run*>(data), "duration reached");
+          return G_SOURCE_REMOVE;
+        },
+        &run);
   }
   g_main_loop_run(run.loop);
   g_main_loop_unref(run.loop);

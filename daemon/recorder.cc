@@ -50,14 +50,26 @@ pipeline::CameraSpec ToCameraSpec(const CameraConfig& c) {
       break;
   }
   switch (c.format) {
-    case V4l2Format::kRaw: spec.v4l2_format = pipeline::V4l2Format::kRaw; break;
-    case V4l2Format::kMjpeg: spec.v4l2_format = pipeline::V4l2Format::kMjpeg; break;
-    case V4l2Format::kH264: spec.v4l2_format = pipeline::V4l2Format::kH264; break;
+    case V4l2Format::kRaw:
+      spec.v4l2_format = pipeline::V4l2Format::kRaw;
+      break;
+    case V4l2Format::kMjpeg:
+      spec.v4l2_format = pipeline::V4l2Format::kMjpeg;
+      break;
+    case V4l2Format::kH264:
+      spec.v4l2_format = pipeline::V4l2Format::kH264;
+      break;
   }
   switch (c.audio) {
-    case AudioKind::kNone: spec.audio = pipeline::Audio::kNone; break;
-    case AudioKind::kTest: spec.audio = pipeline::Audio::kTest; break;
-    case AudioKind::kAlsa: spec.audio = pipeline::Audio::kAlsa; break;
+    case AudioKind::kNone:
+      spec.audio = pipeline::Audio::kNone;
+      break;
+    case AudioKind::kTest:
+      spec.audio = pipeline::Audio::kTest;
+      break;
+    case AudioKind::kAlsa:
+      spec.audio = pipeline::Audio::kAlsa;
+      break;
   }
   spec.alsa_device = c.alsa_device;
   spec.pattern = c.pattern;
@@ -149,8 +161,8 @@ base::Status Recorder::Open() {
       base::LogInfo(std::string("camera ") + pipeline::CameraStateName(state),
                     {{"CAMERA", camera_name}, {"CAMERA_STATE", pipeline::CameraStateName(state)}});
     };
-    auto pipeline = std::make_unique<pipeline::CameraPipeline>(spec, description, clock_,
-                                                                std::move(callbacks));
+    auto pipeline =
+        std::make_unique<pipeline::CameraPipeline>(spec, description, clock_, std::move(callbacks));
     cameras_.push_back(std::move(pipeline));
   }
   return base::Status::Ok();
@@ -247,10 +259,11 @@ void Recorder::OnSealed(const storage::SealOutcome& outcome) {
   }
   ++segments_sealed_;
   const storage::SegmentRecord& r = outcome.record;
-  base::LogInfo(std::string("segment ") + storage::SegmentStateName(r.state) + " #" +
-                    std::to_string(r.sequence) + ": " + std::to_string(r.frames) + " frames, " +
-                    std::to_string(r.bytes) + " bytes, sha256 " + r.sha256_hex,
-                {{"CAMERA", r.camera}, {"SEGMENT", r.file}, {"SEQUENCE", std::to_string(r.sequence)}});
+  base::LogInfo(
+      std::string("segment ") + storage::SegmentStateName(r.state) + " #" +
+          std::to_string(r.sequence) + ": " + std::to_string(r.frames) + " frames, " +
+          std::to_string(r.bytes) + " bytes, sha256 " + r.sha256_hex,
+      {{"CAMERA", r.camera}, {"SEGMENT", r.file}, {"SEQUENCE", std::to_string(r.sequence)}});
   if (on_sealed_) on_sealed_(r);
 }
 

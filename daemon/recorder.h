@@ -61,7 +61,9 @@ class Recorder {
   void SetPositionLine(const std::string& line);
 
   // Called on the main loop after each segment is sealed.
-  void set_on_sealed(std::function<void(const storage::SegmentRecord&)> f) { on_sealed_ = std::move(f); }
+  void set_on_sealed(std::function<void(const storage::SegmentRecord&)> f) {
+    on_sealed_ = std::move(f);
+  }
 
   const Config& config() const { return config_; }
   std::vector<std::string> camera_names() const;

@@ -35,11 +35,16 @@ std::string ErrorText(GstMessage* message) {
 
 const char* CameraStateName(CameraState state) {
   switch (state) {
-    case CameraState::kStopped: return "stopped";
-    case CameraState::kStarting: return "starting";
-    case CameraState::kRecording: return "recording";
-    case CameraState::kFailed: return "failed";
-    case CameraState::kStopping: return "stopping";
+    case CameraState::kStopped:
+      return "stopped";
+    case CameraState::kStarting:
+      return "starting";
+    case CameraState::kRecording:
+      return "recording";
+    case CameraState::kFailed:
+      return "failed";
+    case CameraState::kStopping:
+      return "stopping";
   }
   return "?";
 }

@@ -8,7 +8,7 @@
 namespace patrolrec::pipeline {
 
 struct EncoderChoice {
-  std::string factory;   // element factory name, e.g. "x264enc"
+  std::string factory;  // element factory name, e.g. "x264enc"
   bool hardware = false;
 };
 

@@ -36,8 +36,8 @@ namespace {
 
 std::string RawCaps(const CameraSpec& spec, const char* media) {
   return std::string(media) + ",width=" + std::to_string(spec.width) +
-         ",height=" + std::to_string(spec.height) +
-         ",framerate=" + std::to_string(spec.framerate) + "/1";
+         ",height=" + std::to_string(spec.height) + ",framerate=" + std::to_string(spec.framerate) +
+         "/1";
 }
 
 // Source up to raw video (or, for passthrough, up to parsed H.264).
@@ -54,8 +54,10 @@ std::string SourceDescription(const CameraSpec& spec) {
     case Source::kV4l2: {
       std::string src = "v4l2src name=src device=" + QuoteForLaunch(spec.location) + " ! ";
       switch (spec.v4l2_format) {
-        case V4l2Format::kRaw: return src + RawCaps(spec, "video/x-raw");
-        case V4l2Format::kMjpeg: return src + RawCaps(spec, "image/jpeg") + " ! jpegdec";
+        case V4l2Format::kRaw:
+          return src + RawCaps(spec, "video/x-raw");
+        case V4l2Format::kMjpeg:
+          return src + RawCaps(spec, "image/jpeg") + " ! jpegdec";
         case V4l2Format::kH264:
           src += RawCaps(spec, "video/x-h264") + " ! h264parse";
           return spec.overlay ? src + " ! avdec_h264" : src;
@@ -82,14 +84,17 @@ std::string BuildGraphDescription(const CameraSpec& spec, const EncoderChoice& e
   if (IsPassthrough(spec)) {
     d += " ! video/x-h264,stream-format=avc,alignment=au ! queue name=vq ! split.video";
   } else {
-    d += " ! videoconvert ! clockoverlay name=clock time-format=\"%Y-%m-%d %H:%M:%S %Z\""
-         " halignment=left valignment=top shaded-background=true font-desc=" + font +
-         " ! textoverlay name=info halignment=left valignment=bottom line-alignment=left"
-         " shaded-background=true wait-text=false font-desc=" + font +
-         " text=" + QuoteForLaunch(OverlayMarkup(options.overlay_lines)) + " ! videoconvert ! " +
-         VideoEncoderDescription(encoder, spec.bitrate_kbps,
-                                 std::max(1, spec.framerate * options.keyframe_interval_ms / 1000)) +
-         " ! h264parse ! queue name=vq ! split.video";
+    d +=
+        " ! videoconvert ! clockoverlay name=clock time-format=\"%Y-%m-%d %H:%M:%S %Z\""
+        " halignment=left valignment=top shaded-background=true font-desc=" +
+        font +
+        " ! textoverlay name=info halignment=left valignment=bottom line-alignment=left"
+        " shaded-background=true wait-text=false font-desc=" +
+        font + " text=" + QuoteForLaunch(OverlayMarkup(options.overlay_lines)) +
+        " ! videoconvert ! " +
+        VideoEncoderDescription(encoder, spec.bitrate_kbps,
+                                std::max(1, spec.framerate * options.keyframe_interval_ms / 1000)) +
+        " ! h264parse ! queue name=vq ! split.video";
   }
   if (spec.audio != Audio::kNone && !aac_encoder.empty()) {
     d += spec.audio == Audio::kTest
@@ -103,7 +108,8 @@ std::string BuildGraphDescription(const CameraSpec& spec, const EncoderChoice& e
   // crash; filesink unbuffered hands each fragment to the kernel at once instead of holding up
   // to 64 KiB in userspace. send-keyframe-requests cuts exactly at the segment length.
   d += " splitmuxsink name=split async-finalize=true send-keyframe-requests=true"
-       " max-size-time=" + std::to_string(options.segment_ns) +
+       " max-size-time=" +
+       std::to_string(options.segment_ns) +
        " muxer-factory=mp4mux muxer-properties=\"properties,fragment-duration=(uint)" +
        std::to_string(options.fragment_ms) + "\"" +
        " sink-factory=filesink sink-properties=\"properties,buffer-mode=(int)2\"";

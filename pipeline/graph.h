@@ -17,7 +17,7 @@ namespace patrolrec::pipeline {
 
 struct GraphOptions {
   int64_t segment_ns = 60'000'000'000;  // segment length
-  int fragment_ms = 1000;  // fMP4 fragment length
+  int fragment_ms = 1000;               // fMP4 fragment length
   // Keyframe interval. splitmuxsink holds back a whole GOP before the muxer sees it, so the GOP
   // adds to what a crash loses: measured with kill -9, a 1 s GOP lost 1.7 s on average (1.9 s
   // at worst), a 0.5 s GOP 0.8 s (0.9 s at worst), with 1 s fragments either way.

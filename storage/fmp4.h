@@ -15,9 +15,9 @@ namespace patrolrec::storage {
 
 struct Mp4Track {
   uint32_t track_id = 0;
-  std::string handler;     // "vide", "soun", "text", "sbtl", ...
-  uint32_t timescale = 0;  // ticks per second (mdhd)
-  uint64_t samples = 0;    // samples in complete fragments (or in the whole plain file)
+  std::string handler;          // "vide", "soun", "text", "sbtl", ...
+  uint32_t timescale = 0;       // ticks per second (mdhd)
+  uint64_t samples = 0;         // samples in complete fragments (or in the whole plain file)
   uint64_t duration_ticks = 0;  // sum of those samples' durations
 };
 
@@ -27,10 +27,10 @@ struct Mp4Inspection {
   // (or the whole file when it ends cleanly, e.g. with its mfra). Equal to file_bytes for a
   // file that was closed properly.
   uint64_t complete_bytes = 0;
-  bool fragmented = false;      // has an mvex in moov / moof boxes
-  bool has_moov = false;        // a complete, parsable moov was found
-  int complete_fragments = 0;   // moof+mdat pairs wholly inside complete_bytes
-  bool truncated = false;       // complete_bytes < file_bytes: a torn tail exists
+  bool fragmented = false;     // has an mvex in moov / moof boxes
+  bool has_moov = false;       // a complete, parsable moov was found
+  int complete_fragments = 0;  // moof+mdat pairs wholly inside complete_bytes
+  bool truncated = false;      // complete_bytes < file_bytes: a torn tail exists
   std::vector<Mp4Track> tracks;
 
   // The first "vide" track's sample count and duration in nanoseconds (0 if none).

@@ -13,13 +13,15 @@ namespace patrolrec::storage {
 namespace {
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace
 
-base::Result<ReconcileReport> Reconcile(base::Env& env, base::Clock& clock, const std::string& data_dir,
-                                        Catalog& catalog, Sealer& sealer) {
+base::Result<ReconcileReport> Reconcile(base::Env& env, base::Clock& clock,
+                                        const std::string& data_dir, Catalog& catalog,
+                                        Sealer& sealer) {
   ReconcileReport report;
   const std::string segments_dir = base::JoinPath(data_dir, "segments");
   if (!env.Exists(segments_dir)) return report;  // first start
@@ -75,8 +77,9 @@ base::Result<ReconcileReport> Reconcile(base::Env& env, base::Clock& clock, cons
     report.seals_found += static_cast<int>(seals.size());
 
     // Continue the chain from the newest seal on disk (the catalog may be behind it).
-    std::sort(seals.begin(), seals.end(),
-              [](const SegmentRecord& a, const SegmentRecord& b) { return a.sequence < b.sequence; });
+    std::sort(seals.begin(), seals.end(), [](const SegmentRecord& a, const SegmentRecord& b) {
+      return a.sequence < b.sequence;
+    });
     if (!seals.empty()) sealer.SetChainTip(camera, seals.back().sequence, seals.back().chain_hex);
 
     // Seals the catalog does not know: the catalog lost them (power cut, or rebuilt from scratch).

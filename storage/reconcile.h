@@ -18,14 +18,15 @@ namespace patrolrec::storage {
 
 struct ReconcileReport {
   int seals_found = 0;
-  int recovered = 0;      // unsealed files recovered and sealed
-  int rows_rebuilt = 0;   // catalog rows added from seals
-  int missing = 0;        // catalog rows whose file is gone
-  int problems = 0;       // unreadable seals, conflicting rows, failed recoveries
+  int recovered = 0;     // unsealed files recovered and sealed
+  int rows_rebuilt = 0;  // catalog rows added from seals
+  int missing = 0;       // catalog rows whose file is gone
+  int problems = 0;      // unreadable seals, conflicting rows, failed recoveries
   std::vector<SegmentRecord> recovered_segments;
 };
 
-base::Result<ReconcileReport> Reconcile(base::Env& env, base::Clock& clock, const std::string& data_dir,
-                                        Catalog& catalog, Sealer& sealer);
+base::Result<ReconcileReport> Reconcile(base::Env& env, base::Clock& clock,
+                                        const std::string& data_dir, Catalog& catalog,
+                                        Sealer& sealer);
 
 }  // namespace patrolrec::storage

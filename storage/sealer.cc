@@ -98,15 +98,15 @@ base::Status Sealer::DoSeal(const SealRequest& request, SegmentRecord* record) {
   // 5. The catalog is the index; the seal above is the truth it can be rebuilt from.
   s = catalog_->InsertSegment(r);
   if (!s.ok()) {
-    base::LogError("sealed segment not catalogued (the next start adds it from its seal): " +
-                       s.message(),
-                   {{"CAMERA", r.camera}, {"SEGMENT", r.file}});
+    base::LogError(
+        "sealed segment not catalogued (the next start adds it from its seal): " + s.message(),
+        {{"CAMERA", r.camera}, {"SEGMENT", r.file}});
   }
   if (recovered) {
-    (void)catalog_->AddEvent({r.sealed_utc_ns, "segment-recovered", r.camera, r.file,
-                              "cut at its last complete fragment: " +
-                                  std::to_string(inspection->complete_fragments) +
-                                  " fragments, " + std::to_string(r.frames) + " frames kept"});
+    (void)catalog_->AddEvent(
+        {r.sealed_utc_ns, "segment-recovered", r.camera, r.file,
+         "cut at its last complete fragment: " + std::to_string(inspection->complete_fragments) +
+             " fragments, " + std::to_string(r.frames) + " frames kept"});
   }
   *record = std::move(r);
   return base::Status::Ok();
@@ -180,9 +180,11 @@ void Sealer::Run() {
         if (s.ok()) {
           synced = *size;
         } else {
-          base::LogError("fsync of the segment being written failed; recent video may be lost on "
-                             "power loss: " + s.message(),
-                         {{"SEGMENT", sync->file}});
+          base::LogError(
+              "fsync of the segment being written failed; recent video may be lost on "
+              "power loss: " +
+                  s.message(),
+              {{"SEGMENT", sync->file}});
         }
       }
     } else {

@@ -8,8 +8,8 @@
 // A crash between any two steps leaves a state the next start's reconciliation completes. The
 // same worker also fsyncs the files being written as soon as they grow (the recorder asks four
 // times a second; a fragment lands once a second), so that a power cut loses little more than
-// the fragment still being assembled in the muxer: about a second of each camera. Sequence numbers are given here, in sealing order, so they
-// have no holes.
+// the fragment still being assembled in the muxer: about a second of each camera. Sequence numbers
+// are given here, in sealing order, so they have no holes.
 #pragma once
 
 #include <condition_variable>
@@ -40,8 +40,8 @@ struct SealRequest {
 
 struct SealOutcome {
   bool ok = false;
-  SegmentRecord record;      // filled when ok
-  std::string error;         // what failed and why, when not ok
+  SegmentRecord record;  // filled when ok
+  std::string error;     // what failed and why, when not ok
   int64_t seal_duration_ns = 0;
 };
 
@@ -97,7 +97,7 @@ class Sealer {
     int64_t sequence = 0;
     std::string chain_hex = kGenesisChainHex;
   };
-  std::map<std::string, Tip> tips_;  // per camera; used only by the thread that seals
+  std::map<std::string, Tip> tips_;               // per camera; used only by the thread that seals
   std::map<std::string, uint64_t> synced_bytes_;  // open file -> size at its last fsync (worker)
 
   std::mutex mutex_;

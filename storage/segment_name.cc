@@ -24,9 +24,8 @@ bool IsValidDeviceId(const std::string& id) {
 }
 
 bool IsValidCameraName(const std::string& name) {
-  return AllOf(name, [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-  });
+  return AllOf(name,
+               [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
 }
 
 std::string CameraDir(const std::string& camera) { return "segments/" + camera; }

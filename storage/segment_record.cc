@@ -4,9 +4,12 @@ namespace patrolrec::storage {
 
 const char* SegmentStateName(SegmentState state) {
   switch (state) {
-    case SegmentState::kSealed: return "sealed";
-    case SegmentState::kRecovered: return "recovered";
-    case SegmentState::kMissing: return "missing";
+    case SegmentState::kSealed:
+      return "sealed";
+    case SegmentState::kRecovered:
+      return "recovered";
+    case SegmentState::kMissing:
+      return "missing";
   }
   return "?";
 }

@@ -18,22 +18,22 @@ const char* SegmentStateName(SegmentState state);  // "sealed", "recovered", "mi
 bool ParseSegmentState(const std::string& name, SegmentState* state);
 
 struct SegmentRecord {
-  std::string device_id;  // e.g. "PR-0001"
-  std::string camera;     // e.g. "cabin-rear"
-  int64_t sequence = 0;   // 1, 2, 3 ... per camera, never reused, never skipped
-  std::string file;       // path relative to the data directory: segments/<camera>/<name>.mp4
-  int64_t start_utc_ns = 0;  // wall-clock time of the first frame
-  int64_t end_utc_ns = 0;    // start + duration
-  int64_t duration_ns = 0;   // video duration as stored in the file
-  int64_t frames = 0;        // video samples in the file
-  int64_t bytes = 0;         // file size when sealed
+  std::string device_id;       // e.g. "PR-0001"
+  std::string camera;          // e.g. "cabin-rear"
+  int64_t sequence = 0;        // 1, 2, 3 ... per camera, never reused, never skipped
+  std::string file;            // path relative to the data directory: segments/<camera>/<name>.mp4
+  int64_t start_utc_ns = 0;    // wall-clock time of the first frame
+  int64_t end_utc_ns = 0;      // start + duration
+  int64_t duration_ns = 0;     // video duration as stored in the file
+  int64_t frames = 0;          // video samples in the file
+  int64_t bytes = 0;           // file size when sealed
   std::string sha256_hex;      // SHA-256 of the whole file, lower-case hex
   std::string prev_chain_hex;  // chain value of the previous segment of this camera (64 zeros
                                // for the first)
   std::string chain_hex;       // SHA-256 over the seal body up to prev_chain (see the docs)
   std::string signature_b64;   // Ed25519 signature of the seal body through the chain line
   SegmentState state = SegmentState::kSealed;
-  int64_t sealed_utc_ns = 0;   // when the seal was made
+  int64_t sealed_utc_ns = 0;  // when the seal was made
 };
 
 // 64 zeros: the prev_chain of a camera's first segment.

@@ -60,7 +60,7 @@ class FaultInjectionEnv : public base::Env {
  private:
   base::Env* target_;
   std::mutex mutex_;
-  std::map<std::string, uint64_t> durable_size_;            // path -> bytes safe on disk
+  std::map<std::string, uint64_t> durable_size_;                // path -> bytes safe on disk
   std::map<std::string, std::set<std::string>> durable_names_;  // dir -> names safe in it
   int files_removed_ = 0;
   int files_truncated_ = 0;

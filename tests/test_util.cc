@@ -75,7 +75,9 @@ int WaitProcess(int pid) {
   return -1000;
 }
 
-std::string BinaryPath(const std::string& name) { return std::string(PATROLREC_BIN_DIR) + "/" + name; }
+std::string BinaryPath(const std::string& name) {
+  return std::string(PATROLREC_BIN_DIR) + "/" + name;
+}
 
 void WriteTextFile(const std::string& path, const std::string& contents) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -86,16 +88,35 @@ std::string MakeFragmentedClip(const std::string& dir, const std::string& name, 
                                bool with_audio) {
   std::string path = dir + "/" + name;
   std::string frames = std::to_string(seconds * 30);
-  std::vector<std::string> argv = {
-      "gst-launch-1.0", "-q", "-e", "videotestsrc", "num-buffers=" + frames, "pattern=ball", "!",
-      "video/x-raw,width=640,height=360,framerate=30/1", "!", "videoconvert", "!",
-      "video/x-raw,format=I420", "!", "x264enc", "speed-preset=ultrafast", "tune=zerolatency",
-      "key-int-max=30", "!", "h264parse", "!", "queue", "!", "mux.video_0"};
+  std::vector<std::string> argv = {"gst-launch-1.0",
+                                   "-q",
+                                   "-e",
+                                   "videotestsrc",
+                                   "num-buffers=" + frames,
+                                   "pattern=ball",
+                                   "!",
+                                   "video/x-raw,width=640,height=360,framerate=30/1",
+                                   "!",
+                                   "videoconvert",
+                                   "!",
+                                   "video/x-raw,format=I420",
+                                   "!",
+                                   "x264enc",
+                                   "speed-preset=ultrafast",
+                                   "tune=zerolatency",
+                                   "key-int-max=30",
+                                   "!",
+                                   "h264parse",
+                                   "!",
+                                   "queue",
+                                   "!",
+                                   "mux.video_0"};
   if (with_audio) {
     const std::string audio_buffers = std::to_string(seconds * 44100 / 1024);
     for (const std::string& a :
-         {std::string("audiotestsrc"), "num-buffers=" + audio_buffers, std::string("samplesperbuffer=1024"),
-          std::string("!"), std::string("audio/x-raw,rate=44100,channels=1"), std::string("!"),
+         {std::string("audiotestsrc"), "num-buffers=" + audio_buffers,
+          std::string("samplesperbuffer=1024"), std::string("!"),
+          std::string("audio/x-raw,rate=44100,channels=1"), std::string("!"),
           std::string("audioconvert"), std::string("!"), std::string("avenc_aac"), std::string("!"),
           std::string("queue"), std::string("!"), std::string("mux.audio_0")}) {
       argv.push_back(a);

@@ -23,8 +23,8 @@ class TempDir {
 };
 
 struct CommandResult {
-  int exit_code = -1;   // -1 when the program did not exit normally
-  std::string output;   // stdout and stderr together
+  int exit_code = -1;  // -1 when the program did not exit normally
+  std::string output;  // stdout and stderr together
 };
 
 // Runs argv[0] with the arguments (no shell) and waits for it.

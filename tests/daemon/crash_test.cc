@@ -18,8 +18,10 @@ namespace {
 std::string SmallCarConfig(const std::string& data_dir) {
   std::string text =
       "[device]\nid = PR-CRASH-01\nplate = 吉E·12345\nofficers = 031234\n\n"
-      "[storage]\ndata_dir = " + data_dir + "\nsegment_seconds = 4\n\n";
-  const char* cameras[][2] = {{"road", "ball"}, {"cabin-front", "smpte"}, {"cabin-rear", "circular"}};
+      "[storage]\ndata_dir = " +
+      data_dir + "\nsegment_seconds = 4\n\n";
+  const char* cameras[][2] = {
+      {"road", "ball"}, {"cabin-front", "smpte"}, {"cabin-rear", "circular"}};
   for (const auto& c : cameras) {
     text += std::string("[camera ") + c[0] + "]\nsource = test\npattern = " + c[1] +
             "\nwidth = 320\nheight = 180\nframerate = 30\nbitrate_kbps = 400\n";
@@ -135,10 +137,13 @@ TEST(CrashTest, ReplayedClipIsRecordedInRealTimeAndLoops) {
   ASSERT_FALSE(clip.empty());
   const std::string data = dir / "data";
   const std::string config = dir / "car.conf";
-  testing::WriteTextFile(config, "[device]\nid = PR-CLIP-01\nplate = 吉E·12345\n\n"
-                                 "[storage]\ndata_dir = " + data + "\nsegment_seconds = 2\n\n"
-                                 "[camera replay]\nsource = clip\nclip = " + clip +
-                                 "\nwidth = 320\nheight = 180\nframerate = 30\n");
+  testing::WriteTextFile(config,
+                         "[device]\nid = PR-CLIP-01\nplate = 吉E·12345\n\n"
+                         "[storage]\ndata_dir = " +
+                             data +
+                             "\nsegment_seconds = 2\n\n"
+                             "[camera replay]\nsource = clip\nclip = " +
+                             clip + "\nwidth = 320\nheight = 180\nframerate = 30\n");
   const int64_t started = base::Clock::System()->NowUtcNs();
   auto run = testing::RunCommand(
       {testing::BinaryPath("patrolrecd"), "--config", config, "--duration", "8", "--quiet"});
