@@ -18,12 +18,14 @@
 
 #include "base/env.h"
 #include "base/status.h"
+#include "pipeline/camera_spec.h"
 
 namespace patrolrec::daemon {
 
-enum class SourceKind { kV4l2, kRtsp, kTest, kClip };
-enum class V4l2Format { kRaw, kMjpeg, kH264 };
-enum class AudioKind { kNone, kTest, kAlsa };
+// The configuration speaks the pipeline's own kinds, so nothing has to translate them.
+using SourceKind = pipeline::Source;
+using V4l2Format = pipeline::V4l2Format;
+using AudioKind = pipeline::Audio;
 
 struct CameraConfig {
   std::string name;  // [a-z0-9-]+, unique; in file names and log fields

@@ -32,45 +32,13 @@ std::string Join(const std::vector<std::string>& items, const char* separator) {
 pipeline::CameraSpec ToCameraSpec(const CameraConfig& c) {
   pipeline::CameraSpec spec;
   spec.name = c.name;
-  switch (c.source) {
-    case SourceKind::kV4l2:
-      spec.source = pipeline::Source::kV4l2;
-      spec.location = c.device;
-      break;
-    case SourceKind::kRtsp:
-      spec.source = pipeline::Source::kRtsp;
-      spec.location = c.url;
-      break;
-    case SourceKind::kTest:
-      spec.source = pipeline::Source::kTest;
-      break;
-    case SourceKind::kClip:
-      spec.source = pipeline::Source::kClip;
-      spec.location = c.clip;
-      break;
-  }
-  switch (c.format) {
-    case V4l2Format::kRaw:
-      spec.v4l2_format = pipeline::V4l2Format::kRaw;
-      break;
-    case V4l2Format::kMjpeg:
-      spec.v4l2_format = pipeline::V4l2Format::kMjpeg;
-      break;
-    case V4l2Format::kH264:
-      spec.v4l2_format = pipeline::V4l2Format::kH264;
-      break;
-  }
-  switch (c.audio) {
-    case AudioKind::kNone:
-      spec.audio = pipeline::Audio::kNone;
-      break;
-    case AudioKind::kTest:
-      spec.audio = pipeline::Audio::kTest;
-      break;
-    case AudioKind::kAlsa:
-      spec.audio = pipeline::Audio::kAlsa;
-      break;
-  }
+  spec.source = c.source;
+  spec.location = c.source == SourceKind::kV4l2   ? c.device
+                  : c.source == SourceKind::kRtsp ? c.url
+                  : c.source == SourceKind::kClip ? c.clip
+                                                  : "";
+  spec.v4l2_format = c.format;
+  spec.audio = c.audio;
   spec.alsa_device = c.alsa_device;
   spec.pattern = c.pattern;
   spec.width = c.width;

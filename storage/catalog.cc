@@ -355,36 +355,13 @@ Status Upgrade(sqlite3* db, const std::string& path) {
   }
 }
 
-// "sha256 (catalog "ab…", new "cd…")" for each field in which two records differ.
+// "sha256 differs (catalog ab…, new cd…)" for each field in which two records differ.
 std::string Differences(const SegmentRecord& catalog, const SegmentRecord& incoming) {
   std::string out;
-  auto add = [&out](const char* field, const std::string& a, const std::string& b) {
-    if (a == b) return;
+  for (const FieldDifference& d : CompareSegmentRecords(catalog, incoming)) {
     if (!out.empty()) out += "; ";
-    out += std::string(field) + " differs (catalog " + a + ", new " + b + ")";
-  };
-  auto quoted = [](const std::string& s) { return "\"" + s + "\""; };
-  auto text = [&](const char* field, const std::string& a, const std::string& b) {
-    add(field, quoted(a), quoted(b));
-  };
-  auto number = [&](const char* field, int64_t a, int64_t b) {
-    add(field, std::to_string(a), std::to_string(b));
-  };
-  text("device_id", catalog.device_id, incoming.device_id);
-  text("camera", catalog.camera, incoming.camera);
-  number("sequence", catalog.sequence, incoming.sequence);
-  text("file", catalog.file, incoming.file);
-  number("start_utc_ns", catalog.start_utc_ns, incoming.start_utc_ns);
-  number("end_utc_ns", catalog.end_utc_ns, incoming.end_utc_ns);
-  number("duration_ns", catalog.duration_ns, incoming.duration_ns);
-  number("frames", catalog.frames, incoming.frames);
-  number("bytes", catalog.bytes, incoming.bytes);
-  text("sha256", catalog.sha256_hex, incoming.sha256_hex);
-  text("prev_chain", catalog.prev_chain_hex, incoming.prev_chain_hex);
-  text("chain", catalog.chain_hex, incoming.chain_hex);
-  text("signature", catalog.signature_b64, incoming.signature_b64);
-  text("state", SegmentStateName(catalog.state), SegmentStateName(incoming.state));
-  number("sealed_utc_ns", catalog.sealed_utc_ns, incoming.sealed_utc_ns);
+    out += d.field + " differs (catalog " + d.left + ", new " + d.right + ")";
+  }
   return out;
 }
 

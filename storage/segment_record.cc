@@ -1,5 +1,7 @@
 #include "storage/segment_record.h"
 
+#include "base/clock.h"
+
 namespace patrolrec::storage {
 
 const char* SegmentStateName(SegmentState state) {
@@ -22,6 +24,36 @@ bool ParseSegmentState(const std::string& name, SegmentState* state) {
     }
   }
   return false;
+}
+
+std::vector<FieldDifference> CompareSegmentRecords(const SegmentRecord& left,
+                                                   const SegmentRecord& right) {
+  std::vector<FieldDifference> out;
+  auto text = [&out](const char* field, const std::string& a, const std::string& b) {
+    if (a != b) out.push_back({field, a, b});
+  };
+  auto number = [&text](const char* field, int64_t a, int64_t b) {
+    text(field, std::to_string(a), std::to_string(b));
+  };
+  auto time = [&text](const char* field, int64_t a, int64_t b) {
+    text(field, base::FormatUtcNs(a), base::FormatUtcNs(b));
+  };
+  text("device", left.device_id, right.device_id);
+  text("camera", left.camera, right.camera);
+  number("sequence", left.sequence, right.sequence);
+  text("file", left.file, right.file);
+  number("bytes", left.bytes, right.bytes);
+  text("sha256", left.sha256_hex, right.sha256_hex);
+  time("start_utc", left.start_utc_ns, right.start_utc_ns);
+  time("end_utc", left.end_utc_ns, right.end_utc_ns);
+  number("duration_ns", left.duration_ns, right.duration_ns);
+  number("frames", left.frames, right.frames);
+  text("state", SegmentStateName(left.state), SegmentStateName(right.state));
+  time("sealed_utc", left.sealed_utc_ns, right.sealed_utc_ns);
+  text("prev_chain", left.prev_chain_hex, right.prev_chain_hex);
+  text("chain", left.chain_hex, right.chain_hex);
+  text("signature", left.signature_b64, right.signature_b64);
+  return out;
 }
 
 }  // namespace patrolrec::storage

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace patrolrec::storage {
 
@@ -35,6 +36,19 @@ struct SegmentRecord {
   SegmentState state = SegmentState::kSealed;
   int64_t sealed_utc_ns = 0;  // when the seal was made
 };
+
+// One field in which two records differ, named and written as in the seal sidecar (times as
+// RFC 3339 UTC), e.g. {"frames", "1800", "1799"}.
+struct FieldDifference {
+  std::string field;
+  std::string left;
+  std::string right;
+};
+
+// Every field in which `left` and `right` differ, in seal order. The one list of a record's
+// fields that the catalog (conflicting inserts) and the verifier (catalog row against seal) use.
+std::vector<FieldDifference> CompareSegmentRecords(const SegmentRecord& left,
+                                                   const SegmentRecord& right);
 
 // 64 zeros: the prev_chain of a camera's first segment.
 inline const std::string kGenesisChainHex(64, '0');

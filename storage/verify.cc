@@ -448,31 +448,10 @@ class Verifier {
   // "frames (catalog 1800, seal 1799); sha256 (catalog ab…, seal cd…)".
   static std::string Differences(const SegmentRecord& row, const SegmentRecord& seal) {
     std::string out;
-    auto add = [&out](const char* field, const std::string& catalog, const std::string& sealed) {
-      if (catalog == sealed) return;
+    for (const FieldDifference& d : CompareSegmentRecords(row, seal)) {
       if (!out.empty()) out += "; ";
-      out += std::string(field) + " (catalog " + catalog + ", seal " + sealed + ")";
-    };
-    auto number = [&add](const char* field, int64_t catalog, int64_t sealed) {
-      add(field, std::to_string(catalog), std::to_string(sealed));
-    };
-    auto time = [&add](const char* field, int64_t catalog, int64_t sealed) {
-      add(field, base::FormatUtcNs(catalog), base::FormatUtcNs(sealed));
-    };
-    add("device", row.device_id, seal.device_id);
-    add("camera", row.camera, seal.camera);
-    number("sequence", row.sequence, seal.sequence);
-    number("bytes", row.bytes, seal.bytes);
-    add("sha256", row.sha256_hex, seal.sha256_hex);
-    time("start_utc", row.start_utc_ns, seal.start_utc_ns);
-    time("end_utc", row.end_utc_ns, seal.end_utc_ns);
-    number("duration_ns", row.duration_ns, seal.duration_ns);
-    number("frames", row.frames, seal.frames);
-    add("state", SegmentStateName(row.state), SegmentStateName(seal.state));
-    time("sealed_utc", row.sealed_utc_ns, seal.sealed_utc_ns);
-    add("prev_chain", row.prev_chain_hex, seal.prev_chain_hex);
-    add("chain", row.chain_hex, seal.chain_hex);
-    add("signature", row.signature_b64, seal.signature_b64);
+      out += d.field + " (catalog " + d.left + ", seal " + d.right + ")";
+    }
     return out;
   }
 
