@@ -106,10 +106,18 @@ std::string BuildGraphDescription(const CameraSpec& spec, const EncoderChoice& e
   // async-finalize: the finished file is closed while the next one already records, so segments
   // meet without a gap. mp4mux with fragment-duration writes moof+mdat fragments that survive a
   // crash; filesink unbuffered hands each fragment to the kernel at once instead of holding up
-  // to 64 KiB in userspace. send-keyframe-requests cuts exactly at the segment length.
-  d += " splitmuxsink name=split async-finalize=true send-keyframe-requests=true"
+  // to 64 KiB in userspace.
+  // Cutting: splitmuxsink closes a file before the first GOP that would end past max-size-time.
+  // Timestamps of real cameras (RTSP, V4L2) are not exact multiples of the frame time, so the
+  // keyframe at the segment length lands a few ms late; with max-size-time at exactly the
+  // segment length, that whole GOP went to the next file and every segment came out one GOP
+  // short. Keyframe requests cannot help, as splitmuxsink aims them at max-size-time itself. So
+  // no requests, and half a keyframe interval of slack: the cut falls on the keyframe nearest the
+  // segment length, on the encoder's own keyframe grid.
+  const int64_t slack_ns = static_cast<int64_t>(options.keyframe_interval_ms) * 1'000'000 / 2;
+  d += " splitmuxsink name=split async-finalize=true send-keyframe-requests=false"
        " max-size-time=" +
-       std::to_string(options.segment_ns) +
+       std::to_string(options.segment_ns + slack_ns) +
        " muxer-factory=mp4mux muxer-properties=\"properties,fragment-duration=(uint)" +
        std::to_string(options.fragment_ms) + "\"" +
        " sink-factory=filesink sink-properties=\"properties,buffer-mode=(int)2\"";

@@ -14,42 +14,20 @@
 #include "storage/catalog.h"
 #include "storage/fmp4.h"
 #include "tests/fault_injection_env.h"
+#include "tests/recorder_test_util.h"
 #include "tests/test_util.h"
 
 namespace patrolrec::daemon {
 namespace {
 
 using storage::SegmentRecord;
-
-// Runs the default GLib main context until `done` is true or `timeout_s` has passed.
-bool RunLoopUntil(const std::function<bool()>& done, double timeout_s) {
-  const int64_t deadline =
-      base::Clock::System()->MonotonicNs() + static_cast<int64_t>(timeout_s * 1e9);
-  guint wake = g_timeout_add(50, [](gpointer) -> gboolean { return G_SOURCE_CONTINUE; }, nullptr);
-  bool ok = false;
-  while (!(ok = done()) && base::Clock::System()->MonotonicNs() < deadline) {
-    g_main_context_iteration(nullptr, TRUE);
-  }
-  g_source_remove(wake);
-  return ok;
-}
-
-void RunLoopFor(double seconds) {
-  RunLoopUntil([] { return false; }, seconds);
-}
-
-CameraConfig TestCamera(const std::string& name, const std::string& pattern, bool audio) {
-  CameraConfig c;
-  c.name = name;
-  c.source = SourceKind::kTest;
-  c.pattern = pattern;
-  c.width = 320;
-  c.height = 180;
-  c.framerate = 30;
-  c.bitrate_kbps = 400;
-  c.audio = audio ? AudioKind::kTest : AudioKind::kNone;
-  return c;
-}
+using testing::ExpectContinuous;
+using testing::FramesDecodedByFfprobe;
+using testing::LogCapture;
+using testing::RunLoopFor;
+using testing::RunLoopUntil;
+using testing::SegmentsByCamera;
+using testing::TestCamera;
 
 Config SmallConfig(const std::string& data_dir, int segment_seconds) {
   Config config;
@@ -61,70 +39,6 @@ Config SmallConfig(const std::string& data_dir, int segment_seconds) {
   config.cameras = {TestCamera("road", "ball", false), TestCamera("cabin-front", "smpte", true),
                     TestCamera("cabin-rear", "circular", false)};
   return config;
-}
-
-// Captures log records (with their fields) while alive.
-class LogCapture {
- public:
-  struct Record {
-    base::Severity severity;
-    std::string message;
-    std::map<std::string, std::string> fields;
-    std::string field(const std::string& key) const {
-      auto it = fields.find(key);
-      return it == fields.end() ? "" : it->second;
-    }
-  };
-  LogCapture() {
-    base::SetLogSinkForTesting([this](base::Severity severity, std::string_view message,
-                                      std::initializer_list<base::LogField> fields) {
-      Record r{severity, std::string(message), {}};
-      for (const auto& f : fields) r.fields[std::string(f.key)] = f.value;
-      std::lock_guard lock(mutex_);
-      records_.push_back(std::move(r));
-    });
-  }
-  ~LogCapture() { base::SetLogSinkForTesting(nullptr); }
-  std::vector<Record> records() {
-    std::lock_guard lock(mutex_);
-    return records_;
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<Record> records_;
-};
-
-std::map<std::string, std::vector<SegmentRecord>> SegmentsByCamera(const std::string& data_dir) {
-  std::map<std::string, std::vector<SegmentRecord>> by_camera;
-  auto catalog = storage::Catalog::OpenReadOnly(data_dir + "/catalog.sqlite");
-  EXPECT_TRUE(catalog.ok()) << catalog.message();
-  if (!catalog.ok()) return by_camera;
-  auto rows = (*catalog)->Segments();
-  EXPECT_TRUE(rows.ok()) << rows.message();
-  if (!rows.ok()) return by_camera;
-  for (const auto& r : *rows) by_camera[r.camera].push_back(r);
-  return by_camera;
-}
-
-// Frames ffprobe decodes from a file: the independent check that a segment plays.
-int64_t FramesDecodedByFfprobe(const std::string& path) {
-  auto r = testing::RunCommand({"ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames",
-                                "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", path});
-  if (r.exit_code != 0) return -1;
-  return std::atoll(r.output.c_str());
-}
-
-void ExpectContinuous(const std::vector<SegmentRecord>& segments, int framerate) {
-  const int64_t frame_ns = base::kNsPerSecond / framerate;
-  for (size_t i = 1; i < segments.size(); ++i) {
-    const int64_t gap_ns = segments[i].start_utc_ns - segments[i - 1].end_utc_ns;
-    EXPECT_LE(std::llabs(gap_ns), frame_ns)
-        << "between " << segments[i - 1].file << " and " << segments[i].file << ": "
-        << gap_ns / 1e6 << " ms";
-    EXPECT_EQ(segments[i].sequence, segments[i - 1].sequence + 1);
-    EXPECT_EQ(segments[i].prev_chain_hex, segments[i - 1].chain_hex);
-  }
 }
 
 class RecorderTest : public ::testing::Test {
@@ -172,9 +86,9 @@ TEST_F(RecorderTest, EveryCameraRecordsContinuousSealedSegmentsThatPlay) {
     ExpectContinuous(segments, 30);
   }
   // The camera with a microphone has AAC audio in the same file.
-  auto with_audio = testing::RunCommand({"ffprobe", "-v", "error", "-show_entries",
-                                         "stream=codec_name", "-of", "csv=p=0",
-                                         dir_.path() + "/" + by_camera["cabin-front"][0].file});
+  auto with_audio =
+      testing::RunCommand({"ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of",
+                           "csv=p=0", dir_.path() + "/" + by_camera["cabin-front"][0].file});
   EXPECT_NE(with_audio.output.find("aac"), std::string::npos) << with_audio.output;
 
   auto verify = Verify(dir_.path());
@@ -346,8 +260,7 @@ TEST_F(RecorderTest, LostCatalogIsRebuiltFromSealsAndMissingFilesAreReportedLoud
   EXPECT_TRUE(loud);
   auto verify = Verify(dir_.path());
   EXPECT_NE(verify.exit_code, 0);
-  EXPECT_NE(verify.output.find(base::BaseName(before[1].file)), std::string::npos)
-      << verify.output;
+  EXPECT_NE(verify.output.find(base::BaseName(before[1].file)), std::string::npos) << verify.output;
 }
 
 }  // namespace
