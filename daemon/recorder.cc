@@ -221,6 +221,7 @@ void Recorder::OnSegmentClosed(const pipeline::SegmentClosed& closed) {
 }
 
 void Recorder::OnSealed(const storage::SealOutcome& outcome) {
+  if (outcome.discarded_empty) return;
   if (!outcome.ok) {
     ++seal_failures_;
     return;  // the sealer logged it with its cause

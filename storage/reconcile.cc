@@ -100,6 +100,7 @@ base::Result<ReconcileReport> Reconcile(base::Env& env, base::Clock& clock,
     std::sort(unsealed.begin(), unsealed.end());
     for (const auto& [start_utc_ns, file] : unsealed) {
       SealOutcome outcome = sealer.SealNow({camera, file, start_utc_ns, /*recover=*/true});
+      if (outcome.discarded_empty) continue;
       if (!outcome.ok) {
         base::LogError("could not recover interrupted segment: " + outcome.error,
                        {{"CAMERA", camera}, {"SEGMENT", file}});

@@ -26,18 +26,30 @@ void Sealer::SetChainTip(const std::string& camera, int64_t sequence,
 SealOutcome Sealer::SealNow(const SealRequest& request) {
   SealOutcome outcome;
   const int64_t started = clock_->MonotonicNs();
-  base::Status s = DoSeal(request, &outcome.record);
-  outcome.ok = s.ok();
+  base::Status s = DoSeal(request, &outcome.record, &outcome.discarded_empty);
+  outcome.ok = s.ok() && !outcome.discarded_empty;
   outcome.error = s.message();
   outcome.seal_duration_ns = clock_->MonotonicNs() - started;
   return outcome;
 }
 
-base::Status Sealer::DoSeal(const SealRequest& request, SegmentRecord* record) {
+base::Status Sealer::DoSeal(const SealRequest& request, SegmentRecord* record,
+                            bool* discarded_empty) {
   const std::string path = base::JoinPath(data_dir_, request.file);
   const std::string context = "segment " + request.file;
   if (!env_->Exists(path)) {
     return base::Status::Error(context + ": file does not exist (never written, or removed)");
+  }
+  // Opened and never written (a pipeline stopping at the very moment it opened a file): nothing
+  // to seal, and no sequence number spent on it.
+  if (auto size = env_->FileSize(path); size.ok() && *size == 0) {
+    base::Status s = env_->RemoveFile(path);
+    if (s.ok()) s = env_->SyncDir(base::DirName(path));
+    if (!s.ok()) return s.Wrap(context + ": empty file could not be removed");
+    base::Log(base::Severity::kNotice, "removed an empty segment file (nothing was written to it)",
+              {{"CAMERA", request.camera}, {"SEGMENT", request.file}});
+    *discarded_empty = true;
+    return base::Status::Ok();
   }
 
   // 1. Measure; cut a torn tail. A file reported complete should end cleanly; if it does not,
@@ -190,7 +202,7 @@ void Sealer::Run() {
     } else {
       synced_bytes_.erase(std::get<SealRequest>(job).file);
       SealOutcome outcome = SealNow(std::get<SealRequest>(job));
-      if (!outcome.ok) {
+      if (!outcome.ok && !outcome.discarded_empty) {
         base::LogError(outcome.error, {{"CAMERA", std::get<SealRequest>(job).camera},
                                        {"SEGMENT", std::get<SealRequest>(job).file}});
       }

@@ -40,6 +40,9 @@ struct SealRequest {
 
 struct SealOutcome {
   bool ok = false;
+  // The file was empty (opened, never written: the pipeline stopped at that instant) and was
+  // removed, as there is nothing in it to seal. Not an error; nothing is lost.
+  bool discarded_empty = false;
   SegmentRecord record;  // filled when ok
   std::string error;     // what failed and why, when not ok
   int64_t seal_duration_ns = 0;
@@ -84,7 +87,7 @@ class Sealer {
   using Job = std::variant<SealRequest, SyncJob>;
 
   void Run();
-  base::Status DoSeal(const SealRequest& request, SegmentRecord* record);
+  base::Status DoSeal(const SealRequest& request, SegmentRecord* record, bool* discarded_empty);
 
   base::Env* env_;
   base::Clock* clock_;

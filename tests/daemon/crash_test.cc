@@ -10,6 +10,7 @@
 
 #include "base/clock.h"
 #include "storage/catalog.h"
+#include "tests/recorder_test_util.h"
 #include "tests/test_util.h"
 
 namespace patrolrec {
@@ -89,12 +90,6 @@ std::vector<storage::SegmentRecord> CatalogRows(const std::string& data) {
   return rows.ok() ? *rows : std::vector<storage::SegmentRecord>{};
 }
 
-int64_t FramesDecodedByFfprobe(const std::string& path) {
-  auto r = testing::RunCommand({"ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames",
-                                "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", path});
-  return r.exit_code == 0 ? std::atoll(r.output.c_str()) : -1;
-}
-
 // Ctrl-C at the terminal and SIGTERM from systemd (ignition off) both close, sync and seal every
 // open segment before exiting: nothing is left for recovery.
 TEST(CrashTest, SigintAndSigtermCloseAndSealEveryOpenSegment) {
@@ -116,7 +111,7 @@ TEST(CrashTest, SigintAndSigtermCloseAndSealEveryOpenSegment) {
     for (const auto& r : rows) {
       ++per_camera[r.camera];
       EXPECT_EQ(r.state, storage::SegmentState::kSealed) << r.file;
-      EXPECT_EQ(FramesDecodedByFfprobe(data + "/" + r.file), r.frames) << r.file;
+      EXPECT_EQ(testing::FramesDecodedByFfprobe(data + "/" + r.file), r.frames) << r.file;
     }
     EXPECT_EQ(per_camera.size(), 3u);
     for (const auto& [camera, count] : per_camera) EXPECT_EQ(count, 2) << camera;
@@ -155,7 +150,7 @@ TEST(CrashTest, ReplayedClipIsRecordedInRealTimeAndLoops) {
   int64_t frames = 0;
   for (const auto& r : rows) {
     EXPECT_EQ(r.state, storage::SegmentState::kSealed) << r.file;
-    EXPECT_EQ(FramesDecodedByFfprobe(data + "/" + r.file), r.frames) << r.file;
+    EXPECT_EQ(testing::FramesDecodedByFfprobe(data + "/" + r.file), r.frames) << r.file;
     frames += r.frames;
   }
   // Paced in real time: 8 s of recording is about 240 frames, not the whole clip in a burst,
