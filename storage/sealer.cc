@@ -1,5 +1,7 @@
 #include "storage/sealer.h"
 
+#include <chrono>
+
 #include "base/log.h"
 #include "storage/fmp4.h"
 #include "storage/seal.h"
@@ -37,6 +39,7 @@ base::Status Sealer::DoSeal(const SealRequest& request, SegmentRecord* record,
                             bool* discarded_empty) {
   const std::string path = base::JoinPath(data_dir_, request.file);
   const std::string context = "segment " + request.file;
+  bool request_unplayable = false;
   if (!env_->Exists(path)) {
     return base::Status::Error(context + ": file does not exist (never written, or removed)");
   }
@@ -55,8 +58,17 @@ base::Status Sealer::DoSeal(const SealRequest& request, SegmentRecord* record,
   // 1. Measure; cut a torn tail. A file reported complete should end cleanly; if it does not,
   // it is treated as recovered rather than sealed with a tail that does not play.
   auto inspection = InspectMp4(*env_, path);
-  if (!inspection.ok()) return inspection.status().Wrap(context);
-  bool recovered = request.recover || inspection->truncated;
+  if (!inspection.ok()) {
+    // Not an MP4 we can measure (e.g. a header torn by a power cut). If it cannot even be read,
+    // that is an I/O failure worth retrying; if it can, it is sealed as found, with no frames, so
+    // that it is kept and accounted for and does not hold up the camera's later segments.
+    if (!Sha256File(*env_, path).ok()) return inspection.status().Wrap(context);
+    base::LogError("not a playable MP4 (" + inspection.message() + "); sealing it as found",
+                   {{"CAMERA", request.camera}, {"SEGMENT", request.file}});
+    inspection = Mp4Inspection{};
+    request_unplayable = true;
+  }
+  bool recovered = request.recover || inspection->truncated || request_unplayable;
   if (inspection->truncated) {
     if (!request.recover) {
       base::LogWarning("segment closed with a torn tail; cutting it at its last complete fragment",
@@ -102,10 +114,16 @@ base::Status Sealer::DoSeal(const SealRequest& request, SegmentRecord* record,
   if (!s.ok()) return s.Wrap(context);
   tip.sequence = r.sequence;
   tip.chain_hex = r.chain_hex;
+  // From here on the segment is sealed: a failure below is logged and repaired later (a lagging
+  // chain head still verifies; a missing catalog row is rebuilt from the seal), never a reason to
+  // seal the file again under another sequence number.
   auto head = MakeChainHead(r, *key_);
-  if (!head.ok()) return head.status().Wrap(context);
-  s = WriteChainHead(*env_, base::JoinPath(data_dir_, ChainHeadPath(r.camera)), *head);
-  if (!s.ok()) return s.Wrap(context + ": sealed, but the chain head was not updated");
+  s = head.ok() ? WriteChainHead(*env_, base::JoinPath(data_dir_, ChainHeadPath(r.camera)), *head)
+                : head.status();
+  if (!s.ok()) {
+    base::LogError("segment sealed, but the chain head was not updated: " + s.message(),
+                   {{"CAMERA", r.camera}, {"SEGMENT", r.file}});
+  }
 
   // 5. The catalog is the index; the seal above is the truth it can be rebuilt from.
   s = catalog_->InsertSegment(r);
@@ -173,45 +191,104 @@ void Sealer::Run() {
     Job job;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and everything queued is done
+      // With a camera held up by a failed seal, wake now and then to try again.
+      auto ready = [this] { return stopping_ || !queue_.empty(); };
+      if (blocked_.empty()) {
+        wake_.wait(lock, ready);
+      } else if (!wake_.wait_for(lock, std::chrono::milliseconds(kRetryMs), ready)) {
+        busy_ = true;
+        lock.unlock();
+        RetryBlocked();
+        lock.lock();
+        busy_ = false;
+        if (queue_.empty()) idle_.notify_all();
+        continue;
+      }
+      if (queue_.empty()) {  // stopping, and everything queued is done
+        lock.unlock();
+        RetryBlocked();
+        for (const auto& [camera, requests] : blocked_) {
+          base::LogError(std::to_string(requests.size()) +
+                             " segment(s) left unsealed at exit; the next start recovers them",
+                         {{"CAMERA", camera}});
+        }
+        return;
+      }
       job = std::move(queue_.front());
       queue_.pop_front();
       busy_ = true;
     }
     if (auto* sync = std::get_if<SyncJob>(&job)) {
-      const std::string path = base::JoinPath(data_dir_, sync->file);
-      // The file may have been sealed meanwhile (the seal synced it), or not be created yet.
-      auto size = env_->FileSize(path);
-      const bool sealed = env_->Exists(SealPathFor(path));
-      uint64_t& synced = synced_bytes_[sync->file];
-      if (sealed) synced_bytes_.erase(sync->file);
-      if (!sealed && size.ok() && (*size > synced || sync->new_file)) {
-        base::Status s = env_->SyncFile(path);
-        if (s.ok() && sync->new_file) s = env_->SyncDir(base::DirName(path));
-        if (s.ok()) {
-          synced = *size;
-        } else {
-          base::LogError(
-              "fsync of the segment being written failed; recent video may be lost on "
-              "power loss: " +
-                  s.message(),
-              {{"SEGMENT", sync->file}});
-        }
-      }
+      SyncOpen(*sync);
     } else {
-      synced_bytes_.erase(std::get<SealRequest>(job).file);
-      SealOutcome outcome = SealNow(std::get<SealRequest>(job));
-      if (!outcome.ok && !outcome.discarded_empty) {
-        base::LogError(outcome.error, {{"CAMERA", std::get<SealRequest>(job).camera},
-                                       {"SEGMENT", std::get<SealRequest>(job).file}});
-      }
-      if (on_done_) on_done_(outcome);
+      const SealRequest& request = std::get<SealRequest>(job);
+      synced_bytes_.erase(request.file);
+      // A camera's segments are sealed in recording order: behind a failed one, they wait.
+      blocked_[request.camera].push_back({request, false});
+      RetryBlocked(request.camera);
+      if (blocked_[request.camera].empty()) blocked_.erase(request.camera);
     }
     std::lock_guard lock(mutex_);
     busy_ = false;
     if (queue_.empty()) idle_.notify_all();
   }
+}
+
+void Sealer::RetryBlocked() {
+  std::vector<std::string> cameras;
+  for (const auto& [camera, requests] : blocked_) cameras.push_back(camera);
+  for (const std::string& camera : cameras) {
+    RetryBlocked(camera);
+    if (blocked_[camera].empty()) blocked_.erase(camera);
+  }
+}
+
+void Sealer::RetryBlocked(const std::string& camera) {
+  std::deque<Blocked>& requests = blocked_[camera];
+  while (!requests.empty()) {
+    Blocked& next = requests.front();
+    SealOutcome outcome = SealNow(next.request);
+    if (!outcome.ok && !outcome.discarded_empty) {
+      if (!next.reported) {
+        base::LogError(outcome.error + "; will retry every " + std::to_string(kRetryMs / 1000) +
+                           " s, and this camera's later segments wait so that the chain stays "
+                           "in recording order",
+                       {{"CAMERA", camera}, {"SEGMENT", next.request.file}});
+        next.reported = true;
+        if (on_done_) on_done_(outcome);
+      }
+      return;
+    }
+    if (next.reported) {
+      base::Log(base::Severity::kNotice, "sealed at last after an earlier failure",
+                {{"CAMERA", camera}, {"SEGMENT", next.request.file}});
+    }
+    requests.pop_front();
+    if (on_done_) on_done_(outcome);
+  }
+}
+
+void Sealer::SyncOpen(const SyncJob& sync) {
+  const std::string path = base::JoinPath(data_dir_, sync.file);
+  // The file may have been sealed meanwhile (sealing synced it), or not be created yet.
+  if (env_->Exists(SealPathFor(path))) {
+    synced_bytes_.erase(sync.file);
+    return;
+  }
+  auto size = env_->FileSize(path);
+  if (!size.ok()) return;
+  uint64_t& synced = synced_bytes_[sync.file];
+  if (*size <= synced && !sync.new_file) return;
+  base::Status s = env_->SyncFile(path);
+  if (s.ok() && sync.new_file) s = env_->SyncDir(base::DirName(path));
+  if (!s.ok()) {
+    base::LogError(
+        "fsync of the segment being written failed; recent video may be lost on power loss: " +
+            s.message(),
+        {{"SEGMENT", sync.file}});
+    return;
+  }
+  synced = *size;
 }
 
 }  // namespace patrolrec::storage

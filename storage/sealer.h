@@ -87,6 +87,10 @@ class Sealer {
   using Job = std::variant<SealRequest, SyncJob>;
 
   void Run();
+  void SyncOpen(const SyncJob& sync);
+  // Seals what waits behind a failed seal, oldest first, stopping at the first that fails again.
+  void RetryBlocked();
+  void RetryBlocked(const std::string& camera);
   base::Status DoSeal(const SealRequest& request, SegmentRecord* record, bool* discarded_empty);
 
   base::Env* env_;
@@ -100,8 +104,15 @@ class Sealer {
     int64_t sequence = 0;
     std::string chain_hex = kGenesisChainHex;
   };
-  std::map<std::string, Tip> tips_;               // per camera; used only by the thread that seals
-  std::map<std::string, uint64_t> synced_bytes_;  // open file -> size at its last fsync (worker)
+  std::map<std::string, Tip> tips_;  // per camera; used only by the thread that seals
+  std::map<std::string, uint64_t> synced_bytes_;
+  // Per camera, seal requests waiting behind one that failed (worker thread only).
+  struct Blocked {
+    SealRequest request;
+    bool reported = false;  // its failure was logged and passed to on_done once
+  };
+  std::map<std::string, std::deque<Blocked>> blocked_;
+  static constexpr int kRetryMs = 5000;  // open file -> size at its last fsync (worker)
 
   std::mutex mutex_;
   std::condition_variable wake_;
