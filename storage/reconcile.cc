@@ -17,6 +17,34 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// A chain head that names an older seal of this very chain was left behind by a failed write
+// (disk full, crash between seal and head): bring it up to the newest seal. A head naming a
+// sequence beyond the newest seal is the trace of deleted segments, and one that matches no seal
+// is forged or damaged: both are left exactly as they are for patrolrec-verify to report.
+void RefreshLaggingChainHead(base::Env& env, const std::string& data_dir,
+                             const std::vector<SegmentRecord>& seals, Sealer& sealer) {
+  const SegmentRecord& newest = seals.back();
+  auto text = env.ReadFile(base::JoinPath(data_dir, ChainHeadPath(newest.camera)));
+  if (!text.ok()) return;  // absent: the next seal writes it; the verifier reports it meanwhile
+  auto head = ParseChainHead(*text);
+  if (!head.ok() || head->sequence >= newest.sequence) return;
+  for (const SegmentRecord& seal : seals) {
+    if (seal.sequence != head->sequence) continue;
+    if (seal.chain_hex != head->chain_hex) return;
+    base::Status s = sealer.RefreshChainHead(newest);
+    if (s.ok()) {
+      base::Log(base::Severity::kNotice,
+                "chain head brought up to the newest seal (was at sequence " +
+                    std::to_string(head->sequence) + ")",
+                {{"CAMERA", newest.camera}, {"SEQUENCE", std::to_string(newest.sequence)}});
+    } else {
+      base::LogError("could not update the chain head: " + s.message(),
+                     {{"CAMERA", newest.camera}});
+    }
+    return;
+  }
+}
+
 }  // namespace
 
 base::Result<ReconcileReport> Reconcile(base::Env& env, base::Clock& clock,
@@ -80,7 +108,10 @@ base::Result<ReconcileReport> Reconcile(base::Env& env, base::Clock& clock,
     std::sort(seals.begin(), seals.end(), [](const SegmentRecord& a, const SegmentRecord& b) {
       return a.sequence < b.sequence;
     });
-    if (!seals.empty()) sealer.SetChainTip(camera, seals.back().sequence, seals.back().chain_hex);
+    if (!seals.empty()) {
+      sealer.SetChainTip(camera, seals.back().sequence, seals.back().chain_hex);
+      RefreshLaggingChainHead(env, data_dir, seals, sealer);
+    }
 
     // Seals the catalog does not know: the catalog lost them (power cut, or rebuilt from scratch).
     for (const SegmentRecord& seal : seals) {

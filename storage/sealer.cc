@@ -25,6 +25,12 @@ void Sealer::SetChainTip(const std::string& camera, int64_t sequence,
   tips_[camera] = Tip{sequence, chain_hex};
 }
 
+base::Status Sealer::RefreshChainHead(const SegmentRecord& last) {
+  auto head = MakeChainHead(last, *key_);
+  if (!head.ok()) return head.status();
+  return WriteChainHead(*env_, base::JoinPath(data_dir_, ChainHeadPath(last.camera)), *head);
+}
+
 SealOutcome Sealer::SealNow(const SealRequest& request) {
   SealOutcome outcome;
   const int64_t started = clock_->MonotonicNs();

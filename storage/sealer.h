@@ -60,6 +60,10 @@ class Sealer {
   // sets it from the seals on disk before Start().
   void SetChainTip(const std::string& camera, int64_t sequence, const std::string& chain_hex);
 
+  // Rewrites a camera's chain head to name `last` (its newest seal); reconciliation uses it for a
+  // head left behind by a failed write. Before the worker starts only.
+  base::Status RefreshChainHead(const SegmentRecord& last);
+
   // Seals synchronously on the calling thread (reconciliation, before the worker starts).
   SealOutcome SealNow(const SealRequest& request);
 

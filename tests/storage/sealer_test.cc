@@ -95,5 +95,43 @@ TEST_F(SealerTest, SequencesFollowSealingOrderAndChainEachToThePrevious) {
   EXPECT_EQ(parsed->chain_hex, second.record.chain_hex);
 }
 
+TEST_F(SealerTest, ReconciliationBringsALaggingChainHeadUpToTheNewestSeal) {
+  // The head write failed after seal #2 (disk full): the head still names #1.
+  const std::string a = PlaceClip("PR-0001_road_20261129T010000.000Z.mp4");
+  SealOutcome first = sealer_->SealNow({"road", a, 0, false});
+  ASSERT_TRUE(first.ok) << first.error;
+  const std::string head_path = dir_ / ChainHeadPath("road");
+  auto head_after_first = env_->ReadFile(head_path);
+  ASSERT_TRUE(head_after_first.ok());
+  const std::string b = PlaceClip("PR-0001_road_20261129T010002.000Z.mp4");
+  SealOutcome second = sealer_->SealNow({"road", b, 0, false});
+  ASSERT_TRUE(second.ok) << second.error;
+  testing::WriteTextFile(head_path, *head_after_first);
+
+  Sealer restarted(env_, base::Clock::System(), dir_.path(), "PR-0001", key_.get(), catalog_.get());
+  auto report = Reconcile(*env_, *base::Clock::System(), dir_.path(), *catalog_, restarted);
+  ASSERT_TRUE(report.ok()) << report.message();
+  auto head = ParseChainHead(*env_->ReadFile(head_path));
+  ASSERT_TRUE(head.ok()) << head.message();
+  EXPECT_EQ(head->sequence, 2);
+  EXPECT_EQ(head->chain_hex, second.record.chain_hex);
+}
+
+TEST_F(SealerTest, ReconciliationNeverRewritesAHeadThatIsAheadOfTheSeals) {
+  // Newest segment and seal deleted behind our back: the head, still naming #2, is the evidence.
+  const std::string a = PlaceClip("PR-0001_road_20261129T010000.000Z.mp4");
+  const std::string b = PlaceClip("PR-0001_road_20261129T010002.000Z.mp4");
+  ASSERT_TRUE(sealer_->SealNow({"road", a, 0, false}).ok);
+  ASSERT_TRUE(sealer_->SealNow({"road", b, 0, false}).ok);
+  const std::string head_path = dir_ / ChainHeadPath("road");
+  const std::string head_before = *env_->ReadFile(head_path);
+  std::filesystem::remove(dir_ / b);
+  std::filesystem::remove(dir_ / (b + ".seal"));
+
+  Sealer restarted(env_, base::Clock::System(), dir_.path(), "PR-0001", key_.get(), catalog_.get());
+  ASSERT_TRUE(Reconcile(*env_, *base::Clock::System(), dir_.path(), *catalog_, restarted).ok());
+  EXPECT_EQ(*env_->ReadFile(head_path), head_before);
+}
+
 }  // namespace
 }  // namespace patrolrec::storage
