@@ -103,11 +103,7 @@ int main(int argc, char** argv) {
   Options options;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    auto value = [&](const char* name) -> const char* {
-      if (i + 1 >= argc) return nullptr;
-      (void)name;
-      return argv[++i];
-    };
+    auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
     if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage, stdout);
       return 0;
@@ -122,20 +118,20 @@ int main(int argc, char** argv) {
     } else if (arg == "--recover-only") {
       options.recover_only = true;
     } else if (arg == "--config" || arg == "--check-config" || arg == "--data-dir") {
-      const char* v = value(arg.c_str());
+      const char* v = value();
       if (!v) return UsageError(arg + " needs a value");
       (arg == "--config"     ? options.config_path
        : arg == "--data-dir" ? options.data_dir
                              : options.check_config_path) = v;
     } else if (arg == "--segment-seconds") {
-      const char* v = value("--segment-seconds");
+      const char* v = value();
       double n = 0;
       if (!v || !ParseNumber(v, 2, 3600, &n) || n != static_cast<int>(n)) {
         return UsageError("--segment-seconds needs a whole number from 2 to 3600");
       }
       options.segment_seconds = static_cast<int>(n);
     } else if (arg == "--duration") {
-      const char* v = value("--duration");
+      const char* v = value();
       if (!v || !ParseNumber(v, 0.1, 1e9, &options.duration_s)) {
         return UsageError("--duration needs a number of seconds greater than 0");
       }

@@ -13,9 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <vector>
 
 #include "base/clock.h"
 #include "pipeline/camera_spec.h"
@@ -78,8 +76,6 @@ class CameraPipeline {
   // Posts an error from the source element, exactly as a failing device would (tests).
   void InjectSourceErrorForTesting(const std::string& message);
 
-  // Frames that reached the encoder since the last (re)start.
-  uint64_t frames_seen() const { return frames_seen_; }
   int restarts() const { return restarts_; }
 
  private:

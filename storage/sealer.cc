@@ -178,11 +178,6 @@ void Sealer::Abort() {
   Stop();
 }
 
-void Sealer::Drain() {
-  std::unique_lock lock(mutex_);
-  idle_.wait(lock, [this] { return queue_.empty() && !busy_; });
-}
-
 void Sealer::Stop() {
   {
     std::lock_guard lock(mutex_);
@@ -207,7 +202,6 @@ void Sealer::Run() {
         RetryBlocked();
         lock.lock();
         busy_ = false;
-        if (queue_.empty()) idle_.notify_all();
         continue;
       }
       if (queue_.empty()) {  // stopping, and everything queued is done
@@ -236,7 +230,6 @@ void Sealer::Run() {
     }
     std::lock_guard lock(mutex_);
     busy_ = false;
-    if (queue_.empty()) idle_.notify_all();
   }
 }
 

@@ -76,8 +76,6 @@ class Sealer {
   void SyncOpenFile(const std::string& file, bool new_file = false);
   // True when nothing is queued or running.
   bool Idle();
-  // Blocks until every queued job is done.
-  void Drain();
   // Finishes the queue and joins the worker.
   void Stop();
   // Drops the queue and joins the worker, as a crash would (tests).
@@ -120,7 +118,6 @@ class Sealer {
 
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::condition_variable idle_;
   std::deque<Job> queue_;
   bool busy_ = false;
   bool stopping_ = false;
