@@ -10,6 +10,8 @@
 #include <cctype>
 #include <charconv>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <string_view>
 #include <utility>
@@ -26,6 +28,8 @@ constexpr const char* kZoneInfoDir = "/usr/share/zoneinfo";
 
 const std::vector<std::string> kDeviceKeys = {"id", "plate", "officers", "timezone"};
 const std::vector<std::string> kStorageKeys = {"data_dir", "segment_seconds"};
+const std::vector<std::string> kGpsKeys = {"gpsd", "stale_seconds", "max_clock_offset_ms"};
+const std::vector<std::string> kGeofenceKeys = {"kind", "polygon", "circle", "radius_m"};
 const std::vector<std::string> kCameraKeys = {"source",    "url",          "device",  "format",
                                               "clip",      "pattern",      "width",   "height",
                                               "framerate", "bitrate_kbps", "overlay", "audio"};
@@ -50,6 +54,8 @@ const std::vector<std::pair<std::string, V4l2Format>> kFormatNames = {
 const std::vector<std::string>* KeysOf(const std::string& kind) {
   if (kind == "device") return &kDeviceKeys;
   if (kind == "storage") return &kStorageKeys;
+  if (kind == "gps") return &kGpsKeys;
+  if (kind == "geofence") return &kGeofenceKeys;
   if (kind == "camera") return &kCameraKeys;
   return nullptr;
 }
@@ -169,14 +175,13 @@ struct Entry {
 };
 
 struct Section {
-  std::string kind;  // "device", "storage" or "camera"
-  std::string name;  // the camera's name
+  std::string kind;  // "device", "storage", "gps", "camera" or "geofence"
+  std::string name;  // the camera's or geofence's name
   int line = 0;      // of the header
   std::map<std::string, Entry> entries;
 
-  std::string Label() const {
-    return kind == "camera" ? "[camera " + name + "]" : "[" + kind + "]";
-  }
+  std::string Label() const { return IsNamed() ? "[" + kind + " " + name + "]" : "[" + kind + "]"; }
+  bool IsNamed() const { return kind == "camera" || kind == "geofence"; }
   const Entry* Find(const std::string& key) const {
     auto it = entries.find(key);
     return it == entries.end() ? nullptr : &it->second;
@@ -231,10 +236,11 @@ bool IsKeyWord(const std::string& key) {
 
 // The section kinds a key belongs to, for "it belongs in [storage]".
 std::string HomeOf(const std::string& key) {
-  for (const char* kind : {"device", "storage", "camera"}) {
+  for (const char* kind : {"device", "storage", "gps", "camera", "geofence"}) {
     const auto* keys = KeysOf(kind);
     if (std::find(keys->begin(), keys->end(), key) != keys->end()) {
-      return std::string(kind) == "camera" ? "[camera NAME]" : "[" + std::string(kind) + "]";
+      std::string k = kind;
+      return k == "camera" || k == "geofence" ? "[" + k + " NAME]" : "[" + k + "]";
     }
   }
   return "";
@@ -269,7 +275,7 @@ std::vector<Section> Split(const std::string& text, Errors& errors, int* line_co
       std::string after = close == std::string::npos ? "" : Trim(line.substr(close + 1));
       if (close == std::string::npos || (!after.empty() && after[0] != '#')) {
         errors.Add(number,
-                   "expected a section header such as [device], [storage] or "
+                   "expected a section header such as [device], [storage], [gps] or "
                    "[camera road], got " +
                        Quote(line));
         current = -1, skipping = true;
@@ -284,31 +290,39 @@ std::vector<Section> Split(const std::string& text, Errors& errors, int* line_co
       current = -1, skipping = true;
       if (!KeysOf(section.kind)) {
         errors.Add(number, "unknown section " + Quote("[" + inside + "]") +
-                               "; expected [device], [storage] or [camera NAME]" +
-                               DidYouMean(Suggest(section.kind, {"device", "storage", "camera"})));
+                               "; expected [device], [storage], [gps], [camera NAME] or "
+                               "[geofence NAME]" +
+                               DidYouMean(Suggest(section.kind, {"device", "storage", "gps",
+                                                                 "camera", "geofence"})));
         continue;
       }
-      if (section.kind == "camera" && section.name.empty()) {
-        errors.Add(number, "[camera]: a camera section needs a name, e.g. [camera road]");
+      if (section.IsNamed() && section.name.empty()) {
+        errors.Add(number, section.kind == "camera"
+                               ? "[camera]: a camera section needs a name, e.g. [camera road]"
+                               : "[geofence]: a geofence section needs a name, e.g. "
+                                 "[geofence city-holding-area]");
         continue;
       }
-      if (section.kind == "camera" && !storage::IsValidCameraName(section.name)) {
-        errors.Add(number, section.Label() +
-                               ": a camera name is lower-case letters, digits and '-' (at most "
-                               "64), e.g. cabin-rear, got " +
-                               Quote(section.name));
+      // Geofence names follow the camera name rule: they appear in events and log fields.
+      if (section.IsNamed() && !storage::IsValidCameraName(section.name)) {
+        errors.Add(number, section.Label() + ": a " + section.kind +
+                               " name is lower-case letters, digits and '-' (at most "
+                               "64), e.g. " +
+                               (section.kind == "camera" ? "cabin-rear" : "city-holding-area") +
+                               ", got " + Quote(section.name));
         continue;
       }
-      if (section.kind != "camera" && !section.name.empty()) {
+      if (!section.IsNamed() && !section.name.empty()) {
         errors.Add(number,
                    "[" + section.kind + "] takes no name, got " + Quote("[" + inside + "]"));
         continue;
       }
       auto [it, inserted] = seen.emplace(section.Label(), number);
       if (!inserted) {
-        errors.Add(number,
-                   "duplicate " + std::string(section.kind == "camera" ? "camera " : "section ") +
-                       section.Label() + " (first at line " + std::to_string(it->second) + ")");
+        errors.Add(number, "duplicate " +
+                               (section.IsNamed() ? section.kind + " " : std::string("section ")) +
+                               section.Label() + " (first at line " + std::to_string(it->second) +
+                               ")");
         continue;
       }
       sections.push_back(std::move(section));
@@ -521,6 +535,92 @@ void ReadStorage(const Section& section, Errors& errors, Config* config) {
   reader.Int("segment_seconds", 2, 3600, &config->segment_seconds);
 }
 
+// "host:port", "[v6 address]:port" or "none".
+bool ParseGpsdAddress(const std::string& value, GpsConfig* gps) {
+  if (value == "none") {
+    gps->enabled = false;
+    return true;
+  }
+  size_t colon = value.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == value.size()) return false;
+  std::string host = value.substr(0, colon), port = value.substr(colon + 1);
+  if (host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  int number = 0;
+  auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), number);
+  if (error != std::errc() || end != port.data() + port.size() || number < 1 || number > 65535 ||
+      host.empty() || host.find_first_of(" \t[]") != std::string::npos) {
+    return false;
+  }
+  gps->enabled = true;
+  gps->host = host;
+  gps->port = port;
+  return true;
+}
+
+void ReadGps(const Section& section, Errors& errors, GpsConfig* gps) {
+  Reader reader(section, errors);
+  if (const Entry* gpsd = reader.Get("gpsd")) {
+    if (!ParseGpsdAddress(gpsd->value, gps)) {
+      reader.Bad("gpsd", "HOST:PORT of gpsd, e.g. 127.0.0.1:2947, or none");
+    }
+  }
+  reader.Int("stale_seconds", 1, 60, &gps->stale_seconds);
+  reader.Int("max_clock_offset_ms", 100, 60000, &gps->max_clock_offset_ms);
+}
+
+gps::Geofence ReadGeofence(const Section& section, Errors& errors) {
+  Reader reader(section, errors);
+  gps::Geofence fence;
+  fence.name = section.name;
+  if (const Entry* kind = reader.Get("kind")) {
+    auto parsed = gps::ParseGeofenceKind(kind->value);
+    if (parsed.ok()) {
+      fence.kind = *parsed;
+    } else {
+      reader.Problem("kind", parsed.message());
+    }
+  } else {
+    reader.Missing("kind", " (depot or holding-area)");
+  }
+  const Entry* polygon = reader.Get("polygon");
+  const Entry* circle = reader.Get("circle");
+  const Entry* radius = reader.Get("radius_m");
+  if (polygon && circle) {
+    reader.Problem("circle",
+                   "a geofence is a polygon or a circle, not both (polygon is set at line " +
+                       std::to_string(polygon->line) + ")");
+  } else if (polygon) {
+    auto vertices = gps::ParsePolygon(polygon->value);
+    if (vertices.ok()) {
+      fence.polygon = *vertices;
+    } else {
+      reader.Problem("polygon", vertices.message());
+    }
+    if (radius) reader.Problem("radius_m", "only used with circle = LAT,LON");
+  } else if (circle) {
+    auto center = gps::ParseLatLon(circle->value);
+    if (center.ok()) {
+      fence.circle_center = *center;
+    } else {
+      reader.Problem("circle", center.message());
+    }
+    if (!radius) {
+      reader.Missing("radius_m", " (the circle's radius in metres)");
+    } else {
+      auto metres = gps::ParseRadius(radius->value);
+      if (metres.ok()) {
+        fence.circle_radius_m = *metres;
+      } else {
+        reader.Problem("radius_m", metres.message());
+      }
+    }
+  } else {
+    reader.Missing("polygon",
+                   " (polygon = LAT,LON; LAT,LON; LAT,LON ..., or circle = LAT,LON with radius_m)");
+  }
+  return fence;
+}
+
 CameraConfig ReadCamera(const Section& section, Errors& errors) {
   Reader reader(section, errors);
   CameraConfig camera;
@@ -597,6 +697,20 @@ CameraConfig ReadCamera(const Section& section, Errors& errors) {
   return camera;
 }
 
+// Shortest decimal that reads back as the same double.
+std::string FormatNumber(double value) {
+  char text[64];
+  for (int digits = 6; digits <= 17; ++digits) {
+    std::snprintf(text, sizeof text, "%.*g", digits, value);
+    if (std::strtod(text, nullptr) == value) break;
+  }
+  return text;
+}
+
+std::string FormatLatLon(const gps::LatLon& point) {
+  return FormatNumber(point.latitude_deg) + "," + FormatNumber(point.longitude_deg);
+}
+
 // A value as FormatConfig writes it: quoted when the bare form would not read back the same.
 std::string FormatValue(const std::string& value) {
   bool quote = value.empty() || IsBlank(value.front()) || IsBlank(value.back()) ||
@@ -652,6 +766,8 @@ Result<Config> Parse(const std::string& text, const std::string& file_name, base
   for (const Section& section : sections) {
     if (section.kind == "device") device = &section;
     if (section.kind == "storage") storage = &section;
+    if (section.kind == "gps") ReadGps(section, errors, &config.gps);
+    if (section.kind == "geofence") config.geofences.push_back(ReadGeofence(section, errors));
     if (section.kind == "camera") config.cameras.push_back(ReadCamera(section, errors));
   }
   // A missing section is reported at the end of the file, where it would be added.
@@ -733,6 +849,13 @@ std::string FormatConfig(const Config& config) {
   out += "\n[storage]\n";
   line("data_dir", config.data_dir);
   line("segment_seconds", std::to_string(config.segment_seconds));
+  out += "\n[gps]\n";
+  line("gpsd", !config.gps.enabled ? "none"
+               : config.gps.host.find(':') != std::string::npos
+                   ? "[" + config.gps.host + "]:" + config.gps.port
+                   : config.gps.host + ":" + config.gps.port);
+  line("stale_seconds", std::to_string(config.gps.stale_seconds));
+  line("max_clock_offset_ms", std::to_string(config.gps.max_clock_offset_ms));
   for (const CameraConfig& camera : config.cameras) {
     out += "\n[camera " + camera.name + "]\n";
     line("source", SourceKindName(camera.source));
@@ -766,6 +889,18 @@ std::string FormatConfig(const Config& config) {
       case AudioKind::kAlsa:
         line("audio", "alsa:" + camera.alsa_device);
         break;
+    }
+  }
+  for (const gps::Geofence& fence : config.geofences) {
+    out += "\n[geofence " + fence.name + "]\n";
+    line("kind", gps::GeofenceKindName(fence.kind));
+    if (fence.circle_center) {
+      line("circle", FormatLatLon(*fence.circle_center));
+      line("radius_m", FormatNumber(fence.circle_radius_m));
+    } else {
+      std::vector<std::string> vertices;
+      for (const gps::LatLon& vertex : fence.polygon) vertices.push_back(FormatLatLon(vertex));
+      line("polygon", Join(vertices, "; "));
     }
   }
   return out;

@@ -6,11 +6,11 @@
 // and every error names file:line, the section and key, what was expected and what was found, so
 // a technician at the roadside can fix the file without reading code.
 //
-// Format: UTF-8 text. `[device]`, `[storage]` and one `[camera NAME]` section per camera, each
-// holding `key = value` lines. Whitespace around keys and values is ignored. `#` begins a comment
-// at the start of a line or after whitespace (so `rtsp://host/a#b` keeps its `#`). A value may be
-// written in double quotes to keep leading or trailing spaces or a ` #`; inside quotes `\"` is a
-// quote and `\\` a backslash.
+// Format: UTF-8 text. `[device]`, `[storage]`, optionally `[gps]` and `[geofence NAME]`, and one
+// `[camera NAME]` section per camera, each holding `key = value` lines. Whitespace around keys and
+// values is ignored. `#` begins a comment at the start of a line or after whitespace (so
+// `rtsp://host/a#b` keeps its `#`). A value may be written in double quotes to keep leading or
+// trailing spaces or a ` #`; inside quotes `\"` is a quote and `\\` a backslash.
 #pragma once
 
 #include <string>
@@ -18,6 +18,7 @@
 
 #include "base/env.h"
 #include "base/status.h"
+#include "gps/geofence.h"
 #include "pipeline/camera_spec.h"
 
 namespace patrolrec::daemon {
@@ -55,12 +56,25 @@ struct DeviceConfig {
   bool operator==(const DeviceConfig&) const = default;
 };
 
+// [gps]: where gpsd is and how the recorder judges position and time.
+struct GpsConfig {
+  bool enabled = true;             // `gpsd = none`: record without a position source
+  std::string host = "127.0.0.1";  // gpsd's address (`gpsd = HOST:PORT`)
+  std::string port = "2947";
+  int stale_seconds = 3;           // a fix older than this is stale, 1..60
+  int max_clock_offset_ms = 1000;  // beyond this the time is unverified (第九条), 100..60000
+
+  bool operator==(const GpsConfig&) const = default;
+};
+
 struct Config {
   DeviceConfig device;
-  std::string data_dir;               // absolute; segments, seals and the catalog live here
-  int segment_seconds = 60;           // length of a segment file, 2..3600
-  std::vector<CameraConfig> cameras;  // in file order, at least one
-  std::string source_file;            // the file this was read from (for messages)
+  GpsConfig gps;
+  std::string data_dir;                  // absolute; segments, seals and the catalog live here
+  int segment_seconds = 60;              // length of a segment file, 2..3600
+  std::vector<CameraConfig> cameras;     // in file order, at least one
+  std::vector<gps::Geofence> geofences;  // [geofence NAME] sections, in file order
+  std::string source_file;               // the file this was read from (for messages)
 
   bool operator==(const Config&) const = default;
 };

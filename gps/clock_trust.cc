@@ -11,9 +11,12 @@ namespace patrolrec::gps {
 
 const char* TimeSourceName(TimeSource source) {
   switch (source) {
-    case TimeSource::kNone: return "none";
-    case TimeSource::kNtp: return "ntp";
-    case TimeSource::kGps: return "gps";
+    case TimeSource::kNone:
+      return "none";
+    case TimeSource::kNtp:
+      return "ntp";
+    case TimeSource::kGps:
+      return "gps";
   }
   return "none";
 }
@@ -56,17 +59,17 @@ ClockStatus ClockTrust::Evaluate() {
     if (now_mono - s.received_mono_ns > options_.window_ns) continue;
     if (!offset || s.offset_ns < *offset) offset = s.offset_ns;
   }
-  bool gps_fresh = !samples_.empty() &&
-                   now_mono - samples_.back().received_mono_ns <= options_.gps_fresh_ns;
+  bool gps_fresh =
+      !samples_.empty() && now_mono - samples_.back().received_mono_ns <= options_.gps_fresh_ns;
 
   ClockStatus status;
   if (gps_fresh && offset) {
     status.source = TimeSource::kGps;
     status.offset_ns = offset;
     status.verified = std::llabs(*offset) <= options_.max_offset_ns;
-    status.reason = "GPS offset " + FormatOffset(*offset) +
-                    (status.verified ? "" : ", more than " + FormatOffset(options_.max_offset_ns)
-                                                                 .substr(1));
+    status.reason =
+        "GPS offset " + FormatOffset(*offset) +
+        (status.verified ? "" : ", more than " + FormatOffset(options_.max_offset_ns).substr(1));
   } else {
     KernelClockState kernel = kernel_ ? kernel_() : KernelClockState{};
     if (kernel.synchronized && kernel.max_error_ns <= options_.max_offset_ns) {
@@ -103,8 +106,8 @@ ClockSpan ClockTrust::SpanSummary(int64_t from_utc_ns, int64_t to_utc_ns) const 
     if (!any || r.status.source < span.worst_source) span.worst_source = r.status.source;
     any = true;
     all_verified = all_verified && r.status.verified;
-    if (r.status.offset_ns &&
-        (!span.max_offset_ns || std::llabs(*r.status.offset_ns) > std::llabs(*span.max_offset_ns))) {
+    if (r.status.offset_ns && (!span.max_offset_ns ||
+                               std::llabs(*r.status.offset_ns) > std::llabs(*span.max_offset_ns))) {
       span.max_offset_ns = r.status.offset_ns;
     }
   }

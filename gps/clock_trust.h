@@ -30,8 +30,8 @@ const char* TimeSourceName(TimeSource source);  // "none", "ntp", "gps"
 // What the kernel says about the system clock (adjtimex): synchronised by a time daemon, and
 // its own bound on the error. A seam so tests can say what they like.
 struct KernelClockState {
-  bool synchronized = false;      // STA_UNSYNC clear and adjtimex did not return TIME_ERROR
-  int64_t max_error_ns = 0;       // the kernel's maximum error estimate
+  bool synchronized = false;  // STA_UNSYNC clear and adjtimex did not return TIME_ERROR
+  int64_t max_error_ns = 0;   // the kernel's maximum error estimate
 };
 KernelClockState ReadKernelClockState();  // the machine's, via adjtimex(2)
 
@@ -44,10 +44,10 @@ struct ClockStatus {
 };
 
 struct ClockTrustOptions {
-  int64_t max_offset_ns = 1'000'000'000;        // beyond this the time is unverified
-  int64_t window_ns = 10'000'000'000;           // offset = min over fixes received in this window
-  int64_t gps_fresh_ns = 10'000'000'000;        // GPS time older than this no longer vouches
-  int64_t history_ns = 3'600'000'000'000;       // how long statuses are kept for SpanSummary
+  int64_t max_offset_ns = 1'000'000'000;   // beyond this the time is unverified
+  int64_t window_ns = 10'000'000'000;      // offset = min over fixes received in this window
+  int64_t gps_fresh_ns = 10'000'000'000;   // GPS time older than this no longer vouches
+  int64_t history_ns = 3'600'000'000'000;  // how long statuses are kept for SpanSummary
 };
 
 // How trustworthy the time was over a stretch of recording (one segment).

@@ -28,9 +28,9 @@ inline constexpr double kUnknown = std::numeric_limits<double>::quiet_NaN();
 
 struct Fix {
   FixMode mode = FixMode::kNoFix;
-  int64_t gps_utc_ns = 0;       // the fix's own UTC time from the receiver (0: none reported)
-  int64_t received_utc_ns = 0;  // system clock (Clock::NowUtcNs) when the fix was received
-  int64_t received_mono_ns = 0; // monotonic clock when received (staleness is measured on it)
+  int64_t gps_utc_ns = 0;           // the fix's own UTC time from the receiver (0: none reported)
+  int64_t received_utc_ns = 0;      // system clock (Clock::NowUtcNs) when the fix was received
+  int64_t received_mono_ns = 0;     // monotonic clock when received (staleness is measured on it)
   double latitude_deg = kUnknown;   // WGS84, north positive
   double longitude_deg = kUnknown;  // WGS84, east positive
   double altitude_m = kUnknown;     // above mean sea level (3D fixes only)
