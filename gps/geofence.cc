@@ -23,10 +23,10 @@ using base::Status;
 
 constexpr double kEarthRadiusM = 6'371'008.8;  // IUGG mean radius
 constexpr double kMetresPerDegree = kEarthRadiusM * std::numbers::pi / 180.0;
-constexpr double kMaxReachM = 50'000;    // a fence's radius, or a vertex's distance from the middle
-constexpr size_t kMaxVertices = 1000;    // bounds the O(n^2) crossing check
-constexpr double kCollinearM = 0.001;    // a point this close to a line is on it
-constexpr double kZeroWidthM = 0.01;     // a polygon this thin everywhere has no area
+constexpr double kMaxReachM = 50'000;  // a fence's radius, or a vertex's distance from the middle
+constexpr size_t kMaxVertices = 1000;  // bounds the O(n^2) crossing check
+constexpr double kCollinearM = 0.001;  // a point this close to a line is on it
+constexpr double kZeroWidthM = 0.01;   // a polygon this thin everywhere has no area
 
 struct Point {
   double x_m;  // east
@@ -103,8 +103,8 @@ bool ParseNumber(std::string_view text, double* value) {
     text.remove_prefix(1);
     if (text.starts_with('-')) return false;
   }
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), *value,
-                                      std::chars_format::fixed);
+  auto [end, error] =
+      std::from_chars(text.data(), text.data() + text.size(), *value, std::chars_format::fixed);
   return error == std::errc() && end == text.data() + text.size() && std::isfinite(*value);
 }
 
@@ -184,8 +184,10 @@ Meeting MeetingOfAdjacentEdges(Point a, Point v, Point c) {
 
 const char* GeofenceKindName(GeofenceKind kind) {
   switch (kind) {
-    case GeofenceKind::kDepot: return "depot";
-    case GeofenceKind::kHoldingArea: return "holding-area";
+    case GeofenceKind::kDepot:
+      return "depot";
+    case GeofenceKind::kHoldingArea:
+      return "holding-area";
   }
   return "depot";
 }
@@ -194,7 +196,8 @@ Result<GeofenceKind> ParseGeofenceKind(const std::string& text) {
   for (GeofenceKind kind : {GeofenceKind::kDepot, GeofenceKind::kHoldingArea}) {
     if (text == GeofenceKindName(kind)) return kind;
   }
-  return Status::Error(Quote(text) + " is not a geofence kind (expected \"depot\" or "
+  return Status::Error(Quote(text) +
+                       " is not a geofence kind (expected \"depot\" or "
                        "\"holding-area\")");
 }
 
@@ -221,12 +224,14 @@ bool Geofence::Contains(double latitude_deg, double longitude_deg) const {
 Result<LatLon> ParseLatLon(const std::string& text) {
   const std::string_view trimmed = Trim(text);
   if (trimmed.empty()) {
-    return Status::Error("empty (expected latitude,longitude in decimal degrees, e.g. "
-                         "41.7301,125.9302)");
+    return Status::Error(
+        "empty (expected latitude,longitude in decimal degrees, e.g. "
+        "41.7301,125.9302)");
   }
   const std::vector<std::string_view> parts = Split(trimmed, ',');
   if (parts.size() != 2) {
-    return Status::Error(Quote(trimmed) + " is not latitude,longitude (expected two decimal "
+    return Status::Error(Quote(trimmed) +
+                         " is not latitude,longitude (expected two decimal "
                          "numbers separated by a comma, e.g. 41.7301,125.9302)");
   }
   const std::string_view latitude_text = Trim(parts[0]), longitude_text = Trim(parts[1]);
@@ -248,8 +253,9 @@ Result<LatLon> ParseLatLon(const std::string& text) {
 
 Result<std::vector<LatLon>> ParsePolygon(const std::string& text) {
   if (Trim(text).empty()) {
-    return Status::Error("no vertices (expected latitude,longitude pairs separated by ';', e.g. "
-                         "41.7301,125.9302; 41.7305,125.9311; 41.7298,125.9316)");
+    return Status::Error(
+        "no vertices (expected latitude,longitude pairs separated by ';', e.g. "
+        "41.7301,125.9302; 41.7305,125.9311; 41.7298,125.9316)");
   }
   const std::vector<std::string_view> items = Split(text, ';');
   if (items.size() > kMaxVertices + 1) {  // + 1: a closing vertex
@@ -282,6 +288,7 @@ Result<std::vector<LatLon>> ParsePolygon(const std::string& text) {
   }
   {
     std::vector<std::pair<double, double>> sorted;
+    sorted.reserve(vertices.size());
     for (const LatLon& v : vertices) sorted.emplace_back(v.latitude_deg, v.longitude_deg);
     std::sort(sorted.begin(), sorted.end());
     const size_t distinct = std::unique(sorted.begin(), sorted.end()) - sorted.begin();

@@ -45,9 +45,9 @@ struct LatLon {
 struct Geofence {
   std::string name;  // from the configuration section, unique; in events and logs
   GeofenceKind kind = GeofenceKind::kDepot;
-  std::vector<LatLon> polygon;         // >= 3 vertices, simple (no crossing edges), not closed
+  std::vector<LatLon> polygon;  // >= 3 vertices, simple (no crossing edges), not closed
   std::optional<LatLon> circle_center;
-  double circle_radius_m = 0;          // with circle_center: 0 < radius <= 50 km
+  double circle_radius_m = 0;  // with circle_center: 0 < radius <= 50 km
 
   // Polygon: even-odd ray casting on an equirectangular projection about the mean of the
   // vertices, in metres. Circle: great-circle (haversine) distance <= radius. A point exactly on
@@ -94,8 +94,7 @@ class GeofenceTracker {
   // `confirm_fixes`: how many consecutive fixes with a position must agree before a change is
   // reported (values below 1 are taken as 1, i.e. no hysteresis). At 1 fix/s the default of 2
   // delays an event's report by one second and filters single-fix jumps across a boundary.
-  explicit GeofenceTracker(std::vector<Geofence> fences,
-                           int confirm_fixes = kDefaultConfirmFixes);
+  explicit GeofenceTracker(std::vector<Geofence> fences, int confirm_fixes = kDefaultConfirmFixes);
 
   // Returns the events this fix confirms, in the order of the fences.
   //  - A fix without a position (no fix, e.g. in an underpass) changes nothing and makes no
@@ -117,9 +116,9 @@ class GeofenceTracker {
 
  private:
   struct FenceState {
-    bool inside = false;   // confirmed
-    int run = 0;           // consecutive position fixes that disagree with `inside`
-    Fix run_start;         // the first of them
+    bool inside = false;  // confirmed
+    int run = 0;          // consecutive position fixes that disagree with `inside`
+    Fix run_start;        // the first of them
   };
 
   std::vector<Geofence> fences_;
