@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include "daemon/config.h"
 
 namespace patrolrec::daemon {
@@ -160,6 +162,33 @@ TEST(ConfigPositionTest, ReportsDuplicateGeofenceAndKeyInTheWrongSection) {
   EXPECT_THAT(error, HasSubstr(At(13) + "duplicate geofence [geofence depot] (first at line 9)"));
   EXPECT_THAT(error, HasSubstr(At(18) + "[gps] radius_m: unknown key"));
   EXPECT_THAT(error, HasSubstr("[geofence NAME]"));
+}
+
+}  // namespace
+}  // namespace patrolrec::daemon
+
+namespace patrolrec::daemon {
+namespace {
+
+// The demo appends what the drive generator prints to its configuration: it must be accepted by
+// the real parser, and name the fences the drive crosses.
+TEST(ConfigPositionTest, DriveGeneratorGeofencesAreAValidConfiguration) {
+  std::string command =
+      std::string(PATROLREC_SOURCE_DIR) + "/tests/fixtures/make-nmea-drive --geofences";
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string printed;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) printed.append(buffer, n);
+  ASSERT_EQ(pclose(pipe), 0) << command;
+  Config config = ParseOk(printed);
+  ASSERT_EQ(config.geofences.size(), 3u);
+  EXPECT_EQ(config.geofences[0].name, "dongchang-depot");
+  EXPECT_EQ(config.geofences[0].kind, gps::GeofenceKind::kDepot);
+  EXPECT_EQ(config.geofences[1].name, "dongchang-holding-area");
+  EXPECT_TRUE(config.geofences[1].circle_center);
+  EXPECT_EQ(config.geofences[2].kind, gps::GeofenceKind::kHoldingArea);
 }
 
 }  // namespace

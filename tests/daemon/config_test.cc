@@ -155,6 +155,11 @@ TEST(ConfigTest, ShippedExampleParses) {
   EXPECT_EQ(config->device.id, "PR-0001");
   EXPECT_EQ(config->device.plate, "吉E·12345");
   ASSERT_EQ(config->cameras.size(), 3u);
+  EXPECT_EQ(config->gps.host, "127.0.0.1");
+  EXPECT_EQ(config->gps.port, "2947");
+  ASSERT_EQ(config->geofences.size(), 2u);
+  EXPECT_EQ(config->geofences[0].kind, gps::GeofenceKind::kDepot);
+  EXPECT_EQ(config->geofences[1].kind, gps::GeofenceKind::kHoldingArea);
 
   const CameraConfig& front = config->cameras[0];
   EXPECT_EQ(front.name, "cabin-front");

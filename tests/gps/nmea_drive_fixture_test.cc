@@ -59,7 +59,7 @@ CommandResult RunScript(const std::vector<std::string>& arguments) {
   return RunCommand(argv);
 }
 
-// [geofence NAME] sections with kind, polygon or center + radius_m, as the script prints them;
+// [geofence NAME] sections with kind, polygon or circle + radius_m, as the script prints them;
 // parsed here with gps/ parsers until daemon/config reads geofences itself.
 std::vector<Geofence> ParseGeofenceSections(const std::string& text) {
   std::vector<Geofence> fences;
@@ -86,7 +86,7 @@ std::vector<Geofence> ParseGeofenceSections(const std::string& text) {
       base::Result<std::vector<LatLon>> polygon = ParsePolygon(value);
       EXPECT_TRUE(polygon.ok()) << where << polygon.message();
       if (polygon.ok()) fence.polygon = *polygon;
-    } else if (key == "center") {
+    } else if (key == "circle") {
       base::Result<LatLon> center = ParseLatLon(value);
       EXPECT_TRUE(center.ok()) << where << center.message();
       if (center.ok()) fence.circle_center = *center;
