@@ -10,6 +10,7 @@
 
 #include <sqlite3.h>
 
+#include <cmath>
 #include <cstddef>
 #include <iterator>
 
@@ -135,6 +136,165 @@ CREATE TABLE event (
   detail TEXT NOT NULL
 );
 )sql",
+
+    // Version 2: each segment's time trust and GPS track (seal format 2), and the GPS fixes the
+    // tracks are made from. The segment table is rebuilt rather than extended with ALTER TABLE
+    // ADD COLUMN, because SQLite keeps only the column definition of an added column and drops
+    // the comment above it, and these comments are the schema's documentation. Rows from version
+    // 1 keep their values; they predate tracks, so they get time_source 'unknown', no clock
+    // offset and no track file.
+    R"sql(
+CREATE TABLE segment_v2 (
+  -- Row number in this catalog only; never leaves the device (seals and exports name a segment
+  -- by camera and sequence).
+  id INTEGER PRIMARY KEY,
+
+  -- Device that recorded the segment, [A-Za-z0-9-]{1,64}, e.g. 'PR-0001'; as in the seal.
+  device_id TEXT NOT NULL CHECK (length(device_id) BETWEEN 1 AND 64),
+
+  -- Camera that recorded it, [a-z0-9-]{1,64}, e.g. 'cabin-rear'; as in the seal.
+  camera TEXT NOT NULL CHECK (length(camera) BETWEEN 1 AND 64),
+
+  -- Place of the segment in its camera's hash chain: 1, 2, 3 ... per camera, never reused and
+  -- never skipped, so a gap in the sequence is a segment that is missing.
+  sequence INTEGER NOT NULL CHECK (sequence >= 1),
+
+  -- Path of the segment file relative to the data directory, e.g.
+  -- 'segments/road/PR-0001_road_20261129T011630.250Z.mp4'; its seal is file || '.seal'.
+  file TEXT NOT NULL UNIQUE CHECK (length(file) > 0),
+
+  -- Wall-clock time of the first frame: nanoseconds since 1970-01-01T00:00:00Z.
+  start_utc_ns INTEGER NOT NULL CHECK (start_utc_ns >= 0),
+
+  -- start_utc_ns + duration_ns: nanoseconds since 1970-01-01T00:00:00Z.
+  end_utc_ns INTEGER NOT NULL CHECK (end_utc_ns >= start_utc_ns),
+
+  -- Video duration as stored in the file, nanoseconds.
+  duration_ns INTEGER NOT NULL CHECK (duration_ns >= 0),
+
+  -- Number of video samples (frames) in the file.
+  frames INTEGER NOT NULL CHECK (frames >= 0),
+
+  -- Size of the file when it was sealed, bytes.
+  bytes INTEGER NOT NULL CHECK (bytes >= 0),
+
+  -- SHA-256 of the whole file: 64 lower-case hex digits.
+  sha256 TEXT NOT NULL CHECK (length(sha256) = 64 AND sha256 NOT GLOB '*[^0-9a-f]*'),
+
+  -- chain of this camera's previous segment (sequence - 1): 64 lower-case hex digits, 64 zeros
+  -- for sequence 1. Linking segments this way makes a removed or reordered segment detectable.
+  prev_chain TEXT NOT NULL CHECK (length(prev_chain) = 64 AND prev_chain NOT GLOB '*[^0-9a-f]*'),
+
+  -- SHA-256 over the seal body up to and including prev_chain (docs/seal-format.md): 64
+  -- lower-case hex digits.
+  chain TEXT NOT NULL CHECK (length(chain) = 64 AND chain NOT GLOB '*[^0-9a-f]*'),
+
+  -- Ed25519 device signature of the seal body through the chain line: the 64-byte signature in
+  -- standard padded base64 (RFC 4648), always 88 characters, as in the seal.
+  signature TEXT NOT NULL
+      CHECK (length(signature) = 88 AND signature NOT GLOB '*[^A-Za-z0-9+/=]*'),
+
+  -- 'sealed': closed normally, then hashed, chained and signed.
+  -- 'recovered': was being written at a crash or a pipeline error; cut at its last complete
+  --   fragment, then sealed.
+  -- 'missing': the file was gone when the catalog and the files were reconciled. The row is kept,
+  --   so the gap in the chain stays explained.
+  state TEXT NOT NULL CHECK (state IN ('sealed', 'recovered', 'missing')),
+
+  -- How the device's clock was set while the segment was recorded: 'gps' (disciplined to the
+  -- GPS receiver), 'ntp', 'none' (free-running), or 'unknown' (recovered after a crash, or
+  -- catalogued before schema version 2); as in the seal.
+  time_source TEXT NOT NULL DEFAULT 'unknown'
+      CHECK (time_source IN ('gps', 'ntp', 'none', 'unknown')),
+
+  -- Largest absolute offset of the system clock from GPS time measured during the segment,
+  -- signed (system minus GPS), nanoseconds; e.g. -1200000: the system clock was 1.2 ms behind.
+  -- NULL when not measured ('unknown' in the seal).
+  clock_offset_ns INTEGER,
+
+  -- The segment's GPS track, GPX 1.1, relative to the data directory: always file || '.gpx';
+  -- '' for rows catalogued before schema version 2, whose seals had no track.
+  track_file TEXT NOT NULL DEFAULT '' CHECK (track_file = '' OR track_file = file || '.gpx'),
+
+  -- SHA-256 of the track file: 64 lower-case hex digits; '' exactly when track_file is ''.
+  track_sha256 TEXT NOT NULL DEFAULT ''
+      CHECK ((track_sha256 = '' AND track_file = '') OR
+             (length(track_sha256) = 64 AND track_sha256 NOT GLOB '*[^0-9a-f]*' AND
+              track_file != '')),
+
+  -- Number of track points (GPX trkpt elements) in the track file.
+  track_points INTEGER NOT NULL DEFAULT 0 CHECK (track_points >= 0),
+
+  -- When the seal was made: nanoseconds since 1970-01-01T00:00:00Z.
+  sealed_utc_ns INTEGER NOT NULL CHECK (sealed_utc_ns >= 0),
+
+  -- When the file was first found missing: nanoseconds since 1970-01-01T00:00:00Z; NULL unless
+  -- state = 'missing'.
+  missing_since_utc_ns INTEGER CHECK (missing_since_utc_ns >= 0),
+
+  CHECK ((state = 'missing') = (missing_since_utc_ns IS NOT NULL)),
+
+  -- One segment per place in a camera's chain. The index SQLite builds for this constraint is
+  -- also the one LastSegment (camera = ? ORDER BY sequence DESC LIMIT 1) and the listing by
+  -- camera and sequence use, so no separate index is needed.
+  UNIQUE (camera, sequence)
+);
+
+INSERT INTO segment_v2 (id, device_id, camera, sequence, file, start_utc_ns, end_utc_ns,
+                        duration_ns, frames, bytes, sha256, prev_chain, chain, signature, state,
+                        sealed_utc_ns, missing_since_utc_ns)
+  SELECT id, device_id, camera, sequence, file, start_utc_ns, end_utc_ns, duration_ns, frames,
+         bytes, sha256, prev_chain, chain, signature, state, sealed_utc_ns, missing_since_utc_ns
+  FROM segment;
+DROP TABLE segment;
+ALTER TABLE segment_v2 RENAME TO segment;
+
+-- Every GPS fix with a position that the recorder received, kept so that each segment's track
+-- file can be written when it is sealed, including after a crash. Rows are only ever added.
+CREATE TABLE track_point (
+  -- Order in which the fixes were recorded.
+  id INTEGER PRIMARY KEY,
+
+  -- System clock when the fix was received: nanoseconds since 1970-01-01T00:00:00Z. The same
+  -- time base as segment.start_utc_ns and end_utc_ns: a segment's track is the points with
+  -- start_utc_ns <= utc_ns < end_utc_ns.
+  utc_ns INTEGER NOT NULL CHECK (utc_ns >= 0),
+
+  -- The receiver's own time of the fix: nanoseconds since 1970-01-01T00:00:00Z; NULL when the
+  -- receiver reported none.
+  gps_utc_ns INTEGER CHECK (gps_utc_ns > 0),
+
+  -- WGS84 latitude, degrees, north positive.
+  latitude_deg REAL NOT NULL CHECK (latitude_deg BETWEEN -90 AND 90),
+
+  -- WGS84 longitude, degrees, east positive.
+  longitude_deg REAL NOT NULL CHECK (longitude_deg BETWEEN -180 AND 180),
+
+  -- Altitude above mean sea level, metres; NULL when unknown (2D fixes).
+  altitude_m REAL,
+
+  -- Speed over ground, metres per second; NULL when unknown.
+  speed_mps REAL,
+
+  -- Course over ground, degrees clockwise from true north; NULL when unknown.
+  course_deg REAL,
+
+  -- Fix mode reported by the receiver: 2 (2D) or 3 (3D).
+  mode INTEGER NOT NULL CHECK (mode IN (2, 3)),
+
+  -- Satellites used in the solution; NULL when not reported.
+  satellites_used INTEGER CHECK (satellites_used >= 0),
+
+  -- Estimated horizontal error (gpsd's eph, 95 % confidence), metres; NULL when unknown.
+  horizontal_error_m REAL,
+
+  -- Estimated vertical error (gpsd's epv, 95 % confidence), metres; NULL when unknown.
+  vertical_error_m REAL
+);
+
+-- TrackPoints selects by a range of utc_ns once per sealed segment.
+CREATE INDEX track_point_by_time ON track_point (utc_ns);
+)sql",
 };
 static_assert(std::size(kUpgradeSteps) == Catalog::kSchemaVersion,
               "one upgrade step per schema version");
@@ -142,7 +302,13 @@ static_assert(std::size(kUpgradeSteps) == Catalog::kSchemaVersion,
 // The columns RowToRecord reads, in its order.
 const std::string kSelectSegment =
     "SELECT device_id, camera, sequence, file, start_utc_ns, end_utc_ns, duration_ns, frames, "
-    "bytes, sha256, prev_chain, chain, signature, state, sealed_utc_ns FROM segment ";
+    "bytes, sha256, prev_chain, chain, signature, state, sealed_utc_ns, time_source, "
+    "clock_offset_ns, track_file, track_sha256, track_points FROM segment ";
+
+// The columns RowToTrackPoint reads, in its order.
+const std::string kSelectTrackPoint =
+    "SELECT utc_ns, gps_utc_ns, latitude_deg, longitude_deg, altitude_m, speed_mps, course_deg, "
+    "mode, satellites_used, horizontal_error_m, vertical_error_m FROM track_point ";
 
 struct StatementFinalizer {
   void operator()(sqlite3_stmt* statement) const { sqlite3_finalize(statement); }
@@ -204,6 +370,19 @@ int BindOne(sqlite3_stmt* s, int index, int64_t value) {
 int BindOne(sqlite3_stmt* s, int index, TextOrNull value) {
   return value.text.empty() ? sqlite3_bind_null(s, index) : BindOne(s, index, value.text);
 }
+// An integer that may be unknown. (Not std::optional: GCC 12 warns, wrongly, that an optional
+// built in a conditional expression may be read uninitialised.)
+struct IntOrNull {
+  bool known;
+  int64_t value;
+};
+int BindOne(sqlite3_stmt* s, int index, IntOrNull value) {
+  return value.known ? sqlite3_bind_int64(s, index, value.value) : sqlite3_bind_null(s, index);
+}
+// A NaN real (a quantity not reported) as NULL.
+int BindOne(sqlite3_stmt* s, int index, double value) {
+  return std::isnan(value) ? sqlite3_bind_null(s, index) : sqlite3_bind_double(s, index, value);
+}
 template <typename... Values>
 int Bind(sqlite3_stmt* s, const Values&... values) {
   int rc = SQLITE_OK;
@@ -240,7 +419,34 @@ Result<SegmentRecord> RowToRecord(sqlite3_stmt* s, const std::string& path) {
                          state + "\"");
   }
   r.sealed_utc_ns = sqlite3_column_int64(s, 14);
+  r.time_source = ColumnText(s, 15);
+  if (sqlite3_column_type(s, 16) != SQLITE_NULL) r.clock_offset_ns = sqlite3_column_int64(s, 16);
+  r.track_file = ColumnText(s, 17);
+  r.track_sha256_hex = ColumnText(s, 18);
+  r.track_points = sqlite3_column_int64(s, 19);
   return r;
+}
+
+// A REAL column, NaN for NULL (not reported).
+double ColumnReal(sqlite3_stmt* s, int column) {
+  return sqlite3_column_type(s, column) == SQLITE_NULL ? kTrackUnknown
+                                                       : sqlite3_column_double(s, column);
+}
+
+TrackPoint RowToTrackPoint(sqlite3_stmt* s) {
+  TrackPoint p;
+  p.utc_ns = sqlite3_column_int64(s, 0);
+  p.gps_utc_ns = sqlite3_column_int64(s, 1);  // 0 for NULL
+  p.latitude_deg = sqlite3_column_double(s, 2);
+  p.longitude_deg = sqlite3_column_double(s, 3);
+  p.altitude_m = ColumnReal(s, 4);
+  p.speed_mps = ColumnReal(s, 5);
+  p.course_deg = ColumnReal(s, 6);
+  p.mode = sqlite3_column_int(s, 7);
+  p.satellites_used = sqlite3_column_type(s, 8) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 8);
+  p.horizontal_error_m = ColumnReal(s, 9);
+  p.vertical_error_m = ColumnReal(s, 10);
+  return p;
 }
 
 // Runs a prepared SELECT of kSelectSegment columns to the end.
@@ -492,13 +698,17 @@ Status Catalog::InsertSegment(const SegmentRecord& record) {
   Result<Statement> s = Prepare(
       db_, path_,
       "INSERT INTO segment (device_id, camera, sequence, file, start_utc_ns, end_utc_ns, "
-      "duration_ns, frames, bytes, sha256, prev_chain, chain, signature, state, sealed_utc_ns) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
+      "duration_ns, frames, bytes, sha256, prev_chain, chain, signature, state, sealed_utc_ns, "
+      "time_source, clock_offset_ns, track_file, track_sha256, track_points) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+      "?19, ?20)");
   if (!s.ok()) return s.status();
   if (Bind(s->get(), record.device_id, record.camera, record.sequence, record.file,
            record.start_utc_ns, record.end_utc_ns, record.duration_ns, record.frames, record.bytes,
            record.sha256_hex, record.prev_chain_hex, record.chain_hex, record.signature_b64,
-           SegmentStateName(record.state), record.sealed_utc_ns) != SQLITE_OK ||
+           SegmentStateName(record.state), record.sealed_utc_ns, record.time_source,
+           IntOrNull{record.clock_offset_ns.has_value(), record.clock_offset_ns.value_or(0)},
+           record.track_file, record.track_sha256_hex, record.track_points) != SQLITE_OK ||
       sqlite3_step(s->get()) != SQLITE_DONE) {
     return DbError(db_, path_, what);
   }
@@ -571,6 +781,45 @@ Status Catalog::AddEvent(const CatalogEvent& event) {
     return DbError(db_, path_, what);
   }
   return Status::Ok();
+}
+
+Status Catalog::InsertTrackPoint(const TrackPoint& point) {
+  const std::string what = "adding the track point received at " + base::FormatUtcNs(point.utc_ns);
+  // NaN would be stored as NULL and pass the range checks; say what is wrong instead.
+  if (!IsWritableTrackPoint(point)) {
+    return Status::Error("catalog " + path_ + ": " + what +
+                         ": it has no valid position (latitude, longitude and mode 2 or 3)");
+  }
+  Result<Statement> s = Prepare(
+      db_, path_,
+      "INSERT INTO track_point (utc_ns, gps_utc_ns, latitude_deg, longitude_deg, altitude_m, "
+      "speed_mps, course_deg, mode, satellites_used, horizontal_error_m, vertical_error_m) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+  if (!s.ok()) return s.status();
+  // One statement is one implicit transaction, durable at return under synchronous=FULL.
+  if (Bind(s->get(), point.utc_ns, IntOrNull{point.gps_utc_ns > 0, point.gps_utc_ns},
+           point.latitude_deg, point.longitude_deg, point.altitude_m, point.speed_mps,
+           point.course_deg, int64_t{point.mode},
+           IntOrNull{point.satellites_used >= 0, point.satellites_used}, point.horizontal_error_m,
+           point.vertical_error_m) != SQLITE_OK ||
+      sqlite3_step(s->get()) != SQLITE_DONE) {
+    return DbError(db_, path_, what);
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<TrackPoint>> Catalog::TrackPoints(int64_t from_utc_ns, int64_t to_utc_ns) {
+  const std::string what = "listing track points from " + base::FormatUtcNs(from_utc_ns) + " to " +
+                           base::FormatUtcNs(to_utc_ns);
+  Result<Statement> s = Prepare(
+      db_, path_, kSelectTrackPoint + "WHERE utc_ns >= ?1 AND utc_ns < ?2 ORDER BY utc_ns, id");
+  if (!s.ok()) return s.status();
+  if (Bind(s->get(), from_utc_ns, to_utc_ns) != SQLITE_OK) return DbError(db_, path_, what);
+  std::vector<TrackPoint> points;
+  int rc;
+  while ((rc = sqlite3_step(s->get())) == SQLITE_ROW) points.push_back(RowToTrackPoint(s->get()));
+  if (rc != SQLITE_DONE) return DbError(db_, path_, what);
+  return points;
 }
 
 Result<std::vector<CatalogEvent>> Catalog::Events() {

@@ -11,6 +11,7 @@
 
 #include "base/status.h"
 #include "storage/segment_record.h"
+#include "storage/track.h"
 
 struct sqlite3;
 
@@ -27,7 +28,7 @@ struct CatalogEvent {
 class Catalog {
  public:
   // The schema version this build writes.
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Opens (creating if needed) and upgrades the catalog at `path`. Refuses a catalog written by a
   // newer build (its version is higher than kSchemaVersion), naming both versions.
@@ -64,6 +65,13 @@ class Catalog {
   base::Status AddEvent(const CatalogEvent& event);
   // All events in the order they were added (not sorted by utc_ns: the wall clock can jump).
   base::Result<std::vector<CatalogEvent>> Events();
+
+  // Adds a GPS fix with a position. Fails, adding nothing, for a point that IsWritableTrackPoint
+  // refuses (no position, a latitude out of range, mode not 2 or 3).
+  base::Status InsertTrackPoint(const TrackPoint& point);
+  // The points with from_utc_ns <= utc_ns < to_utc_ns, ordered by utc_ns, then by the order they
+  // were added.
+  base::Result<std::vector<TrackPoint>> TrackPoints(int64_t from_utc_ns, int64_t to_utc_ns);
 
   const std::string& path() const { return path_; }
 

@@ -130,7 +130,10 @@ base::Result<ReconcileReport> Reconcile(base::Env& env, base::Clock& clock,
     // Files that were being written: recover them in recording order, continuing the chain.
     std::sort(unsealed.begin(), unsealed.end());
     for (const auto& [start_utc_ns, file] : unsealed) {
-      SealOutcome outcome = sealer.SealNow({camera, file, start_utc_ns, /*recover=*/true});
+      // What the daemon knew about its clock while this was recorded died with it; the track is
+      // made from the fixes that reached the catalog before the crash.
+      SealOutcome outcome = sealer.SealNow(
+          {camera, file, start_utc_ns, /*recover=*/true, /*time_source=*/"unknown", std::nullopt});
       if (outcome.discarded_empty) continue;
       if (!outcome.ok) {
         base::LogError("could not recover interrupted segment: " + outcome.error,

@@ -1,6 +1,7 @@
 // Start-up reconciliation of the data directory and the catalog, run before any camera records.
 // After a crash or a power cut: every segment file without a seal was being written, and is
-// recovered (cut at its last complete fragment, sealed as "recovered"); every seal without a
+// recovered (cut at its last complete fragment, sealed as "recovered", with time source
+// "unknown" and a track rewritten over any left by the crash); every seal without a
 // catalog row is catalogued from the seal (so a lost catalog is rebuilt); every catalog row
 // whose file is gone is marked missing and reported loudly, never dropped. It also tells the
 // sealer where each camera's chain continues.

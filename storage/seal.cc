@@ -10,6 +10,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <system_error>
 #include <thread>
 
@@ -211,6 +212,30 @@ base::Status NumberField(LineReader& in, const std::string& key, int64_t minimum
   return base::Status::Ok();
 }
 
+// A signed canonical decimal ("0", "1200000", "-1200000"; never "+1", "-0" or "007"), or the
+// word "unknown" for an unset value.
+base::Status OptionalSignedField(LineReader& in, const std::string& key,
+                                 std::optional<int64_t>* out) {
+  std::string value;
+  base::Status s = in.Field(key, &value);
+  if (!s.ok()) return s;
+  if (value == "unknown") {
+    out->reset();
+    return base::Status::Ok();
+  }
+  const bool negative = !value.empty() && value[0] == '-';
+  int64_t magnitude = 0;
+  if (!ParseDecimal(negative ? value.substr(1) : value, &magnitude) ||
+      (negative && magnitude == 0)) {
+    return in.Error(key,
+                    "expected a decimal integer (\"-\" for negative, no \"+\", no leading "
+                    "zeros) or \"unknown\", found \"" +
+                        LineReader::Printable(value) + "\"");
+  }
+  *out = negative ? -magnitude : magnitude;
+  return base::Status::Ok();
+}
+
 base::Status HashField(LineReader& in, const std::string& key, std::string* out) {
   base::Status s = in.Field(key, out);
   if (!s.ok()) return s;
@@ -244,11 +269,21 @@ base::Status SignatureField(LineReader& in, std::string* out) {
   return base::Status::Ok();
 }
 
+// Seal format 1 lacked the time trust and the GPS track. Only development builds ever wrote it,
+// so it is refused with an explanation instead of being read by a second code path.
+constexpr char kDevelopmentSealMagic[] = "patrolrec-seal 1";
+
 base::Status MagicLine(LineReader& in, const std::string& magic) {
   std::string line;
   base::Status s = in.Next("header", &line);
   if (!s.ok()) return s;
   if (line == magic) return base::Status::Ok();
+  if (magic == kSealMagic && line == kDevelopmentSealMagic) {
+    return in.Error("header",
+                    "seal format 1 was written by a development build before 2026-11-29 and is "
+                    "not supported; its segments are not evidence of a released patrolrec: set "
+                    "them aside, or check them with the patrolrec-verify of that build");
+  }
   const std::string name = magic.substr(0, magic.find(' ') + 1);
   if (line.rfind(name, 0) == 0) {
     return in.Error("header", "unsupported version \"" +
@@ -398,6 +433,11 @@ std::string FormatSealBody(const SegmentRecord& r) {
   out += Line("duration_ns", std::to_string(r.duration_ns));
   out += Line("frames", std::to_string(r.frames));
   out += Line("state", SegmentStateName(r.state));
+  out += Line("time_source", r.time_source);
+  out += Line("clock_offset_ns", FormatClockOffset(r.clock_offset_ns));
+  out += Line("track_file", r.track_file);
+  out += Line("track_points", std::to_string(r.track_points));
+  out += Line("track_sha256", r.track_sha256_hex);
   out += Line("sealed_utc", base::FormatUtcNs(r.sealed_utc_ns));
   out += Line("prev_chain", r.prev_chain_hex);
   return out;
@@ -448,6 +488,20 @@ base::Result<SegmentRecord> ParseSealFile(const std::string& text) {
     s = in.Error("state", "expected \"sealed\" or \"recovered\", found \"" +
                               LineReader::Printable(state) + "\"");
   }
+  if (s.ok()) s = in.Field("time_source", &r.time_source);
+  if (s.ok() && !IsValidTimeSource(r.time_source)) {
+    s = in.Error("time_source", "expected \"gps\", \"ntp\", \"none\" or \"unknown\", found \"" +
+                                    LineReader::Printable(r.time_source) + "\"");
+  }
+  if (s.ok()) s = OptionalSignedField(in, "clock_offset_ns", &r.clock_offset_ns);
+  if (s.ok()) s = in.Field("track_file", &r.track_file);
+  if (s.ok() && r.track_file != TrackPathFor(r.file)) {
+    s = in.Error("track_file", "expected \"" + LineReader::Printable(TrackPathFor(r.file)) +
+                                   "\" (the segment's file plus .gpx), found \"" +
+                                   LineReader::Printable(r.track_file) + "\"");
+  }
+  if (s.ok()) s = NumberField(in, "track_points", 0, &r.track_points);
+  if (s.ok()) s = HashField(in, "track_sha256", &r.track_sha256_hex);
   if (s.ok()) s = TimeField(in, "sealed_utc", &r.sealed_utc_ns);
   if (s.ok()) s = HashField(in, "prev_chain", &r.prev_chain_hex);
   if (s.ok()) s = HashField(in, "chain", &r.chain_hex);

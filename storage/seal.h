@@ -4,7 +4,7 @@
 //
 // Invariant: the bytes written are exactly the bytes hashed and signed, and parsing accepts only
 // what formatting produces (FormatSealFile(*ParseSealFile(t)) == t), so a verifier that re-formats
-// a parsed seal checks the same bytes that `head -n 14 X.seal | sha256sum` checks.
+// a parsed seal checks the same bytes that `head -n 19 X.seal | sha256sum` checks.
 #pragma once
 
 #include <cstdint>
@@ -17,14 +17,15 @@
 
 namespace patrolrec::storage {
 
-// Line 1 of every seal file of this version.
-inline constexpr char kSealMagic[] = "patrolrec-seal 1";
+// Line 1 of every seal file of this version. Version 1 (no time trust, no track) was written only
+// by development builds and is refused, not read.
+inline constexpr char kSealMagic[] = "patrolrec-seal 2";
 // Line 1 of every chain-head file of this version.
 inline constexpr char kChainHeadMagic[] = "patrolrec-chain-head 1";
-// A seal file has 16 lines; the chain hashes lines 1..14, the signature covers lines 1..15.
-inline constexpr int kSealLines = 16;
-inline constexpr int kSealBodyLines = 14;
-inline constexpr int kSealSignedLines = 15;
+// A seal file has 21 lines; the chain hashes lines 1..19, the signature covers lines 1..20.
+inline constexpr int kSealLines = 21;
+inline constexpr int kSealBodyLines = 19;
+inline constexpr int kSealSignedLines = 20;
 
 // Lower-hex SHA-256 of a whole file, read in 1 MiB chunks through `env`. Errors name the path.
 base::Result<std::string> Sha256File(base::Env& env, const std::string& path);
@@ -39,15 +40,15 @@ std::string Base64Encode(const std::string& data);
 // non-canonical trailing bits, so one signature has exactly one text form.
 base::Result<std::string> Base64Decode(const std::string& text);
 
-// Lines 1..14 of the seal, through "prev_chain=...\n": the bytes that `chain` is the SHA-256 of.
+// Lines 1..19 of the seal, through "prev_chain=...\n": the bytes that `chain` is the SHA-256 of.
 std::string FormatSealBody(const SegmentRecord& r);
-// Lines 1..15 (body plus "chain=...\n"): the bytes the signature covers.
+// Lines 1..20 (body plus "chain=...\n"): the bytes the signature covers.
 std::string FormatSealSignedText(const SegmentRecord& r);
 // Computes r->chain_hex and r->signature_b64 from all the other fields, which the caller sets
 // (prev_chain_hex included: kGenesisChainHex for a camera's first segment). Fails, changing
 // nothing, if a field could not be written or parsed back (bad id, hash, time, state, ...).
 base::Status SealRecord(SegmentRecord* r, const DeviceKey& key);
-// The whole sidecar text (16 lines, each ending in '\n').
+// The whole sidecar text (21 lines, each ending in '\n').
 std::string FormatSealFile(const SegmentRecord& r);
 // Strict parse: exact line order, known keys, valid values, final newline. Errors say which line
 // and key is wrong and why. Checks syntax only: the chain and signature are the verifier's job.

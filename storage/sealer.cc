@@ -91,7 +91,6 @@ base::Status Sealer::DoSeal(const SealRequest& request, SegmentRecord* record,
     return s.Wrap(context + ": NOT sealed, the data may not be on disk (fsync failed)");
   }
 
-  // 3. Hash, chain, sign.
   auto bytes = env_->FileSize(path);
   if (!bytes.ok()) return bytes.status().Wrap(context);
   auto sha256 = Sha256File(*env_, path);
@@ -111,11 +110,20 @@ base::Status Sealer::DoSeal(const SealRequest& request, SegmentRecord* record,
   r.sha256_hex = *sha256;
   r.prev_chain_hex = tip.chain_hex;
   r.state = recovered ? SegmentState::kRecovered : SegmentState::kSealed;
+  r.time_source = request.time_source;
+  r.clock_offset_ns = request.clock_offset_ns;
+
+  // 3. The track, durable before the seal that names its hash. A track left by an earlier
+  // attempt that crashed or failed before its seal is simply written again.
+  s = WriteTrack(path, &r);
+  if (!s.ok()) return s.Wrap(context + ": NOT sealed");
+
+  // 4. Chain and sign.
   r.sealed_utc_ns = clock_->NowUtcNs();
   s = SealRecord(&r, *key_);
   if (!s.ok()) return s.Wrap(context);
 
-  // 4. The seal travels with the file; the chain head makes deleting the newest files visible.
+  // 5. The seal travels with the file; the chain head makes deleting the newest files visible.
   s = WriteSeal(*env_, SealPathFor(path), r);
   if (!s.ok()) return s.Wrap(context);
   tip.sequence = r.sequence;
@@ -131,7 +139,7 @@ base::Status Sealer::DoSeal(const SealRequest& request, SegmentRecord* record,
                    {{"CAMERA", r.camera}, {"SEGMENT", r.file}});
   }
 
-  // 5. The catalog is the index; the seal above is the truth it can be rebuilt from.
+  // 6. The catalog is the index; the seal above is the truth it can be rebuilt from.
   s = catalog_->InsertSegment(r);
   if (!s.ok()) {
     base::LogError(
@@ -148,21 +156,46 @@ base::Status Sealer::DoSeal(const SealRequest& request, SegmentRecord* record,
   return base::Status::Ok();
 }
 
+base::Status Sealer::WriteTrack(const std::string& segment_path, SegmentRecord* r) {
+  std::vector<TrackPoint> points;
+  auto stored = catalog_->TrackPoints(r->start_utc_ns, r->end_utc_ns);
+  if (stored.ok()) {
+    points = std::move(*stored);
+  } else {
+    base::LogError(
+        "the track points of this segment could not be read; its track is written "
+        "without them: " +
+            stored.message(),
+        {{"CAMERA", r->camera}, {"SEGMENT", r->file}});
+  }
+  const std::string gpx = FormatGpx(r->device_id, r->camera, r->file, points);
+  base::Status s = env_->WriteFileDurably(TrackPathFor(segment_path), gpx, 0644);
+  if (!s.ok()) return s.Wrap("writing the track");
+  r->track_file = TrackPathFor(r->file);
+  r->track_sha256_hex = Sha256Hex(gpx);
+  r->track_points = CountWritableTrackPoints(points);
+  return base::Status::Ok();
+}
+
 void Sealer::Start(std::function<void(const SealOutcome&)> on_done) {
   on_done_ = std::move(on_done);
   worker_ = std::thread([this] { Run(); });
 }
 
-void Sealer::Submit(SealRequest request) {
+void Sealer::Enqueue(Job job) {
   std::lock_guard lock(mutex_);
-  queue_.emplace_back(std::move(request));
+  queue_.push_back(std::move(job));
   wake_.notify_one();
 }
 
+void Sealer::Submit(SealRequest request) { Enqueue(std::move(request)); }
+
+void Sealer::RecordTrackPoint(const TrackPoint& point) { Enqueue(point); }
+
+void Sealer::RecordEvent(CatalogEvent event) { Enqueue(std::move(event)); }
+
 void Sealer::SyncOpenFile(const std::string& file, bool new_file) {
-  std::lock_guard lock(mutex_);
-  queue_.emplace_back(SyncJob{file, new_file});
-  wake_.notify_one();
+  Enqueue(SyncJob{file, new_file});
 }
 
 bool Sealer::Idle() {
@@ -220,6 +253,15 @@ void Sealer::Run() {
     }
     if (auto* sync = std::get_if<SyncJob>(&job)) {
       SyncOpen(*sync);
+    } else if (auto* point = std::get_if<TrackPoint>(&job)) {
+      base::Status s = catalog_->InsertTrackPoint(*point);
+      if (!s.ok()) base::LogError("GPS fix not kept for the track: " + s.message());
+    } else if (auto* event = std::get_if<CatalogEvent>(&job)) {
+      base::Status s = catalog_->AddEvent(*event);
+      if (!s.ok()) {
+        base::LogError("event not recorded in the catalog: " + s.message(),
+                       {{"EVENT", event->kind}, {"DETAIL", event->detail}});
+      }
     } else {
       const SealRequest& request = std::get<SealRequest>(job);
       synced_bytes_.erase(request.file);

@@ -2,14 +2,17 @@
 // loop or a streaming thread). For each segment, in this order, which is the durability design:
 //   1. cut a torn tail (recovered segments) and measure the file (frames, duration);
 //   2. fsync the file, fsync its directory;
-//   3. hash it, chain it to the camera's previous segment, sign it (Ed25519);
-//   4. write the signed seal sidecar durably, then the camera's signed chain head;
-//   5. insert the catalog row.
+//   3. write its GPS track (<file>.gpx, the catalog's track points in [start, end)) durably;
+//   4. hash both, chain the segment to the camera's previous one, sign it (Ed25519);
+//   5. write the signed seal sidecar durably, then the camera's signed chain head;
+//   6. insert the catalog row.
 // A crash between any two steps leaves a state the next start's reconciliation completes. The
 // same worker also fsyncs the files being written as soon as they grow (the recorder asks four
 // times a second; a fragment lands once a second), so that a power cut loses little more than
 // the fragment still being assembled in the muxer: about a second of each camera. Sequence numbers
-// are given here, in sealing order, so they have no holes.
+// are given here, in sealing order, so they have no holes. GPS fixes and events reach the catalog
+// through the same worker (it owns the catalog connection), in the order they were queued with
+// the seal requests: a fix recorded before a segment's seal request is in that segment's track.
 #pragma once
 
 #include <condition_variable>
@@ -18,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <variant>
@@ -28,6 +32,7 @@
 #include "storage/catalog.h"
 #include "storage/device_key.h"
 #include "storage/segment_record.h"
+#include "storage/track.h"
 
 namespace patrolrec::storage {
 
@@ -36,6 +41,11 @@ struct SealRequest {
   std::string file;          // relative to the data directory
   int64_t start_utc_ns = 0;  // wall-clock time of the first frame
   bool recover = false;      // the writer did not finish it: cut at the last complete fragment
+  // How the clock was set while it was recorded ("gps", "ntp", "none"; "unknown" when not known,
+  // as for a segment recovered after a crash), and the largest absolute system-clock-minus-GPS
+  // offset measured meanwhile, signed; unset when none was measured.
+  std::string time_source = "unknown";
+  std::optional<int64_t> clock_offset_ns = std::nullopt;
 };
 
 struct SealOutcome {
@@ -70,6 +80,12 @@ class Sealer {
   // Starts the worker; `on_done` is called on the worker thread after each seal attempt.
   void Start(std::function<void(const SealOutcome&)> on_done);
   void Submit(SealRequest request);
+  // Queues a GPS fix for the catalog, where the tracks of the segments it falls in are made from.
+  // Thread-safe; the worker inserts it in queue order. A point without a valid position is
+  // logged and dropped.
+  void RecordTrackPoint(const TrackPoint& point);
+  // Queues an event for the catalog (a camera error, a GPS loss ...). Thread-safe.
+  void RecordEvent(CatalogEvent event);
   // Queues an fsync of a file that GStreamer is still writing, done only if it grew since its
   // last fsync; with `new_file`, its directory is synced too, so that the file's name survives a
   // power cut along with its data.
@@ -86,7 +102,7 @@ class Sealer {
     std::string file;
     bool new_file = false;
   };
-  using Job = std::variant<SealRequest, SyncJob>;
+  using Job = std::variant<SealRequest, SyncJob, TrackPoint, CatalogEvent>;
 
   void Run();
   void SyncOpen(const SyncJob& sync);
@@ -94,6 +110,11 @@ class Sealer {
   void RetryBlocked();
   void RetryBlocked(const std::string& camera);
   base::Status DoSeal(const SealRequest& request, SegmentRecord* record, bool* discarded_empty);
+  // Writes the track of `r` (file, camera, start and end set) durably beside its segment and sets
+  // its track fields. Points the catalog cannot give are logged, not fatal: the track is written
+  // with what there is. Fails only if the track file cannot be written.
+  base::Status WriteTrack(const std::string& segment_path, SegmentRecord* r);
+  void Enqueue(Job job);
 
   base::Env* env_;
   base::Clock* clock_;

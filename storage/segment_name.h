@@ -27,5 +27,7 @@ bool IsValidCameraName(const std::string& name);
 std::string CameraDir(const std::string& camera);
 // Sidecar path of a segment: "<segment>.seal".
 inline std::string SealPathFor(const std::string& segment_path) { return segment_path + ".seal"; }
+// GPS track of a segment (GPX, storage/track.h): "<segment>.gpx".
+inline std::string TrackPathFor(const std::string& segment_path) { return segment_path + ".gpx"; }
 
 }  // namespace patrolrec::storage

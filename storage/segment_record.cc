@@ -26,6 +26,15 @@ bool ParseSegmentState(const std::string& name, SegmentState* state) {
   return false;
 }
 
+bool IsValidTimeSource(const std::string& time_source) {
+  return time_source == "gps" || time_source == "ntp" || time_source == "none" ||
+         time_source == "unknown";
+}
+
+std::string FormatClockOffset(const std::optional<int64_t>& clock_offset_ns) {
+  return clock_offset_ns ? std::to_string(*clock_offset_ns) : "unknown";
+}
+
 std::vector<FieldDifference> CompareSegmentRecords(const SegmentRecord& left,
                                                    const SegmentRecord& right) {
   std::vector<FieldDifference> out;
@@ -49,6 +58,12 @@ std::vector<FieldDifference> CompareSegmentRecords(const SegmentRecord& left,
   number("duration_ns", left.duration_ns, right.duration_ns);
   number("frames", left.frames, right.frames);
   text("state", SegmentStateName(left.state), SegmentStateName(right.state));
+  text("time_source", left.time_source, right.time_source);
+  text("clock_offset_ns", FormatClockOffset(left.clock_offset_ns),
+       FormatClockOffset(right.clock_offset_ns));
+  text("track_file", left.track_file, right.track_file);
+  number("track_points", left.track_points, right.track_points);
+  text("track_sha256", left.track_sha256_hex, right.track_sha256_hex);
   time("sealed_utc", left.sealed_utc_ns, right.sealed_utc_ns);
   text("prev_chain", left.prev_chain_hex, right.prev_chain_hex);
   text("chain", left.chain_hex, right.chain_hex);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,11 @@ enum class SegmentState {
 
 const char* SegmentStateName(SegmentState state);  // "sealed", "recovered", "missing"
 bool ParseSegmentState(const std::string& name, SegmentState* state);
+
+// How the device's clock was set while a segment was recorded (R5): "gps" (disciplined to the
+// receiver's time), "ntp", "none" (free-running), or "unknown" (a segment recovered after a crash,
+// when what the daemon knew about its clock was lost with it).
+bool IsValidTimeSource(const std::string& time_source);
 
 struct SegmentRecord {
   std::string device_id;       // e.g. "PR-0001"
@@ -34,8 +40,19 @@ struct SegmentRecord {
   std::string chain_hex;       // SHA-256 over the seal body up to prev_chain (see the docs)
   std::string signature_b64;   // Ed25519 signature of the seal body through the chain line
   SegmentState state = SegmentState::kSealed;
-  int64_t sealed_utc_ns = 0;  // when the seal was made
+  // How far its timestamps can be trusted (see IsValidTimeSource), and the largest absolute
+  // system-clock-minus-GPS offset measured while it was recorded, signed (e.g. -1200000: the
+  // system clock was 1.2 ms behind GPS); unset when not measured.
+  std::string time_source = "unknown";
+  std::optional<int64_t> clock_offset_ns;
+  std::string track_file;        // its GPS track: <file>.gpx, relative like file
+  std::string track_sha256_hex;  // SHA-256 of the track file, lower-case hex
+  int64_t track_points = 0;      // <trkpt>s in the track file
+  int64_t sealed_utc_ns = 0;     // when the seal was made
 };
+
+// "-1200000", or "unknown" when unset: how a clock offset is written in seals and messages.
+std::string FormatClockOffset(const std::optional<int64_t>& clock_offset_ns);
 
 // One field in which two records differ, named and written as in the seal sidecar (times as
 // RFC 3339 UTC), e.g. {"frames", "1800", "1799"}.

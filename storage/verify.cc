@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <optional>
@@ -158,8 +159,10 @@ class Verifier {
         if (!EndsWith(name, ".mp4.seal")) continue;
         ++progress_state_.seals_total;
         std::string segment = Path(CameraDir(camera) + "/" + name.substr(0, name.size() - 5));
-        auto size = env_.FileSize(segment);
-        if (size.ok()) progress_state_.bytes_total += static_cast<int64_t>(*size);
+        for (const std::string& file : {segment, TrackPathFor(segment)}) {
+          auto size = env_.FileSize(file);
+          if (size.ok()) progress_state_.bytes_total += static_cast<int64_t>(*size);
+        }
       }
     }
   }
@@ -180,6 +183,14 @@ class Verifier {
         if (!present.count(name + ".seal")) {
           Problem(relative,
                   "unsealed file: no seal beside it (not sealed by the recorder, or added later)");
+        }
+      } else if (EndsWith(name, ".mp4.gpx")) {
+        // Checked with its seal; without one, nothing vouches for it.
+        const std::string seal = name.substr(0, name.size() - 4) + ".seal";
+        if (!present.count(seal)) {
+          Problem(relative,
+                  "unsealed file: no seal names this track (not written by the recorder, or "
+                  "added later)");
         }
       } else if (name == "chain-head") {
         has_head = true;
@@ -214,6 +225,7 @@ class Verifier {
     } else {
       entry = SealEntry{location, std::move(*parsed)};
       CheckSealContents(entry->location, entry->record);
+      CheckTrack(entry->location, entry->record);
       sealed_[location] = entry->record;
     }
     progress_state_.seals_done++;
@@ -257,7 +269,8 @@ class Verifier {
     const std::string body_hash = Sha256Hex(FormatSealBody(r));
     if (body_hash != r.chain_hex) {
       Problem(location, "chain value does not match the seal's contents (seal says " + r.chain_hex +
-                            ", lines 1-14 hash to " + body_hash + "): the seal was altered");
+                            ", lines 1-" + std::to_string(kSealBodyLines) + " hash to " +
+                            body_hash + "): the seal was altered");
     }
 
     const std::string path = Path(location);
@@ -285,6 +298,31 @@ class Verifier {
     progress_state_.bytes_done += static_cast<int64_t>(*size);
     if (*hash != r.sha256_hex) {
       Problem(location, "sha256 mismatch (seal says " + r.sha256_hex + ", file is " + *hash + ")");
+    }
+  }
+
+  // The segment's GPS track: beside it, hashing to what the seal says. (The parser already
+  // checked that the seal names <file>.gpx.)
+  void CheckTrack(const std::string& location, const SegmentRecord& r) {
+    const std::string track = TrackPathFor(location);
+    const std::string path = Path(track);
+    if (!env_.Exists(path)) {
+      Problem(track, "track file missing: the seal names it but it does not exist");
+      return;
+    }
+    ++report_.files_checked;
+    auto hash = Sha256File(env_, path);
+    if (!hash.ok()) {
+      Problem(track, "cannot hash the track file: " + hash.message());
+      return;
+    }
+    if (auto size = env_.FileSize(path); size.ok()) {
+      report_.bytes_hashed += static_cast<int64_t>(*size);
+      progress_state_.bytes_done += static_cast<int64_t>(*size);
+    }
+    if (*hash != r.track_sha256_hex) {
+      Problem(track, "SHA-256 mismatch (seal says " + r.track_sha256_hex + ", file is " + *hash +
+                         "): the track was altered or replaced");
     }
   }
 
@@ -334,6 +372,7 @@ class Verifier {
         }
       }
       ++summary->segments;
+      summary->seals.push_back(r);
       summary->last_sequence = r.sequence;
       prev = &entry;
     }
@@ -541,12 +580,54 @@ std::string JsonGap(const CoverageGap& g) {
          ",\"seconds\":" + Seconds(g.to_utc_ns - g.from_utc_ns) + "}";
 }
 
+std::string JsonSeal(const SegmentRecord& r) {
+  return "{\"file\":" + JsonQuote(r.file) + ",\"sequence\":" + std::to_string(r.sequence) +
+         ",\"state\":" + JsonQuote(SegmentStateName(r.state)) +
+         ",\"start_utc\":" + JsonTime(r.start_utc_ns) + ",\"end_utc\":" + JsonTime(r.end_utc_ns) +
+         ",\"time_source\":" + JsonQuote(r.time_source) + ",\"clock_offset_ns\":" +
+         (r.clock_offset_ns ? std::to_string(*r.clock_offset_ns) : std::string("null")) +
+         ",\"track_file\":" + JsonQuote(r.track_file) +
+         ",\"track_points\":" + std::to_string(r.track_points) +
+         ",\"track_sha256\":" + JsonQuote(r.track_sha256_hex) + "}";
+}
+
 std::string JsonCamera(const CameraSummary& c) {
   return "{\"camera\":" + JsonQuote(c.camera) + ",\"segments\":" + std::to_string(c.segments) +
          ",\"first_sequence\":" + std::to_string(c.first_sequence) +
          ",\"last_sequence\":" + std::to_string(c.last_sequence) +
          ",\"ranges\":" + JsonArray(c.ranges, JsonRange) +
-         ",\"gaps\":" + JsonArray(c.gaps, JsonGap) + "}";
+         ",\"gaps\":" + JsonArray(c.gaps, JsonGap) + ",\"seals\":" + JsonArray(c.seals, JsonSeal) +
+         "}";
+}
+
+// "  time: 2 gps, 1 unknown; largest clock offset -1200000 ns; 97 track points\n" for the
+// segments of a camera, so that a reader of the text report sees how far its times hold.
+std::string TimeTrustLine(const CameraSummary& c) {
+  if (c.seals.empty()) return "";
+  std::map<std::string, int64_t> sources;
+  std::optional<int64_t> largest;
+  int64_t points = 0;
+  for (const SegmentRecord& r : c.seals) {
+    ++sources[r.time_source];
+    points += r.track_points;
+    if (r.clock_offset_ns && (!largest || std::llabs(*r.clock_offset_ns) > std::llabs(*largest))) {
+      largest = r.clock_offset_ns;
+    }
+  }
+  std::string out = "  time:";
+  bool first = true;
+  for (const char* source : {"gps", "ntp", "none", "unknown"}) {
+    if (!sources.count(source)) continue;
+    out += (first ? " " : ", ") + std::to_string(sources[source]) + " " + source;
+    first = false;
+  }
+  out += "; largest clock offset ";
+  if (largest) {
+    out += std::to_string(*largest) + " ns";
+  } else {
+    out += "not measured";
+  }
+  return out + "; " + Count(points, "track point") + "\n";
 }
 
 }  // namespace
@@ -621,6 +702,7 @@ std::string FormatVerifyReportText(const VerifyReport& report) {
              base::FormatUtcNs(r.end_utc_ns) + " (" + Seconds(r.end_utc_ns - r.start_utc_ns) +
              " s)\n";
     }
+    out += TimeTrustLine(c);
     for (const CoverageGap& g : c.gaps) {
       out += "  gap of " + Seconds(g.to_utc_ns - g.from_utc_ns) + " s from " +
              base::FormatUtcNs(g.from_utc_ns) + " to " + base::FormatUtcNs(g.to_utc_ns) +

@@ -15,6 +15,7 @@
 
 #include "base/env.h"
 #include "base/status.h"
+#include "storage/segment_record.h"
 
 namespace patrolrec::storage {
 
@@ -53,6 +54,9 @@ struct CameraSummary {
   int64_t last_sequence = 0;
   std::vector<TimeRange> ranges;  // covered time, segments merged across gaps of < 1.5 frames
   std::vector<CoverageGap> gaps;
+  // The seals counted in `segments`, in sequence order: what each covers, how far its time can
+  // be trusted (time source, clock offset) and its track.
+  std::vector<SegmentRecord> seals;
 };
 
 struct VerifyReport {

@@ -71,6 +71,12 @@ TEST(CrashTest, KillNineMidSegmentLosesAboutOneSecondPerCameraAndRecovers) {
     EXPECT_GE(lost_s, 0.0);
     EXPECT_LE(lost_s, 1.5) << "seconds lost at kill -9";
     EXPECT_EQ(last.prev_chain_hex, segments[segments.size() - 2].chain_hex);
+    // What the killed daemon knew about its clock died with it; the track is still written and
+    // sealed beside the recovered file.
+    EXPECT_EQ(last.time_source, "unknown");
+    EXPECT_FALSE(last.clock_offset_ns.has_value());
+    EXPECT_EQ(last.track_file, last.file + ".gpx");
+    EXPECT_TRUE(std::filesystem::exists(data + "/" + last.track_file)) << last.track_file;
   }
 
   // Recording again continues every chain after the recovered segments.

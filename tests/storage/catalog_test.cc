@@ -1,12 +1,14 @@
-// Tests of the SQLite catalog: schema versioning and upgrades, refusal of files it must not touch
-// (newer schema, not a database, somebody else's database), idempotent and conflicting inserts,
-// missing segments, events, and the read-only open the offline verifier uses on a copy.
+// Tests of the SQLite catalog: schema versioning and upgrades (from a real version 1 file), refusal
+// of files it must not touch (newer schema, not a database, somebody else's database), idempotent
+// and conflicting inserts, missing segments, events, GPS track points, and the read-only open the
+// offline verifier uses on a copy.
 #include "storage/catalog.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -39,9 +41,148 @@ SegmentRecord MakeRecord(const std::string& camera, int64_t sequence) {
   r.chain_hex = Hex('c');
   r.signature_b64 = std::string(86, 'S') + "==";
   r.state = SegmentState::kSealed;
+  r.time_source = "gps";
+  r.clock_offset_ns = -1'200'000;
+  r.track_file = r.file + ".gpx";
+  r.track_sha256_hex = Hex('d');
+  r.track_points = 60;
   r.sealed_utc_ns = r.end_utc_ns + 500'000'000;
   return r;
 }
+
+TrackPoint MakePoint(int64_t utc_ns) {
+  TrackPoint p;
+  p.utc_ns = utc_ns;
+  p.gps_utc_ns = utc_ns + 1'200'000;  // the system clock 1.2 ms behind
+  p.latitude_deg = 48.1371079;
+  p.longitude_deg = 11.5753822;
+  p.altitude_m = 519.5;
+  p.speed_mps = 8.25;
+  p.course_deg = 90.5;
+  p.mode = 3;
+  p.satellites_used = 11;
+  p.horizontal_error_m = 3.5;
+  p.vertical_error_m = 6.0;
+  return p;
+}
+
+// Equal, with NaN equal to NaN (both "not reported").
+bool SameReal(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
+
+bool SamePoint(const TrackPoint& a, const TrackPoint& b) {
+  return a.utc_ns == b.utc_ns && a.gps_utc_ns == b.gps_utc_ns &&
+         SameReal(a.latitude_deg, b.latitude_deg) && SameReal(a.longitude_deg, b.longitude_deg) &&
+         SameReal(a.altitude_m, b.altitude_m) && SameReal(a.speed_mps, b.speed_mps) &&
+         SameReal(a.course_deg, b.course_deg) && a.mode == b.mode &&
+         a.satellites_used == b.satellites_used &&
+         SameReal(a.horizontal_error_m, b.horizontal_error_m) &&
+         SameReal(a.vertical_error_m, b.vertical_error_m);
+}
+
+// The version 1 schema exactly as version 1 builds created it (storage/catalog.cc, upgrade step
+// 1, which never changes), to make real version 1 files to upgrade.
+constexpr char kVersionOneSchema[] = R"sql(
+-- One row per segment file. Written only after the file and its seal sidecar are durable (write,
+-- fsync the file, fsync the directory, then this row). The seal is the evidence; this row is its
+-- index, and patrolrecd rebuilds the table from the seals if the catalog is lost.
+CREATE TABLE segment (
+  -- Row number in this catalog only; never leaves the device (seals and exports name a segment
+  -- by camera and sequence).
+  id INTEGER PRIMARY KEY,
+
+  -- Device that recorded the segment, [A-Za-z0-9-]{1,64}, e.g. 'PR-0001'; as in the seal.
+  device_id TEXT NOT NULL CHECK (length(device_id) BETWEEN 1 AND 64),
+
+  -- Camera that recorded it, [a-z0-9-]{1,64}, e.g. 'cabin-rear'; as in the seal.
+  camera TEXT NOT NULL CHECK (length(camera) BETWEEN 1 AND 64),
+
+  -- Place of the segment in its camera's hash chain: 1, 2, 3 ... per camera, never reused and
+  -- never skipped, so a gap in the sequence is a segment that is missing.
+  sequence INTEGER NOT NULL CHECK (sequence >= 1),
+
+  -- Path of the segment file relative to the data directory, e.g.
+  -- 'segments/road/PR-0001_road_20261129T011630.250Z_000017.mp4'; its seal is file || '.seal'.
+  file TEXT NOT NULL UNIQUE CHECK (length(file) > 0),
+
+  -- Wall-clock time of the first frame: nanoseconds since 1970-01-01T00:00:00Z.
+  start_utc_ns INTEGER NOT NULL CHECK (start_utc_ns >= 0),
+
+  -- start_utc_ns + duration_ns: nanoseconds since 1970-01-01T00:00:00Z.
+  end_utc_ns INTEGER NOT NULL CHECK (end_utc_ns >= start_utc_ns),
+
+  -- Video duration as stored in the file, nanoseconds.
+  duration_ns INTEGER NOT NULL CHECK (duration_ns >= 0),
+
+  -- Number of video samples (frames) in the file.
+  frames INTEGER NOT NULL CHECK (frames >= 0),
+
+  -- Size of the file when it was sealed, bytes.
+  bytes INTEGER NOT NULL CHECK (bytes >= 0),
+
+  -- SHA-256 of the whole file: 64 lower-case hex digits.
+  sha256 TEXT NOT NULL CHECK (length(sha256) = 64 AND sha256 NOT GLOB '*[^0-9a-f]*'),
+
+  -- chain of this camera's previous segment (sequence - 1): 64 lower-case hex digits, 64 zeros
+  -- for sequence 1. Linking segments this way makes a removed or reordered segment detectable.
+  prev_chain TEXT NOT NULL CHECK (length(prev_chain) = 64 AND prev_chain NOT GLOB '*[^0-9a-f]*'),
+
+  -- SHA-256 over the seal body up to and including prev_chain (docs/seal-format.md): 64
+  -- lower-case hex digits.
+  chain TEXT NOT NULL CHECK (length(chain) = 64 AND chain NOT GLOB '*[^0-9a-f]*'),
+
+  -- Ed25519 device signature of the seal body through the chain line: the 64-byte signature in
+  -- standard padded base64 (RFC 4648), always 88 characters, as in the seal.
+  signature TEXT NOT NULL
+      CHECK (length(signature) = 88 AND signature NOT GLOB '*[^A-Za-z0-9+/=]*'),
+
+  -- 'sealed': closed normally, then hashed, chained and signed.
+  -- 'recovered': was being written at a crash or a pipeline error; cut at its last complete
+  --   fragment, then sealed.
+  -- 'missing': the file was gone when the catalog and the files were reconciled. The row is kept,
+  --   so the gap in the chain stays explained.
+  state TEXT NOT NULL CHECK (state IN ('sealed', 'recovered', 'missing')),
+
+  -- When the seal was made: nanoseconds since 1970-01-01T00:00:00Z.
+  sealed_utc_ns INTEGER NOT NULL CHECK (sealed_utc_ns >= 0),
+
+  -- When the file was first found missing: nanoseconds since 1970-01-01T00:00:00Z; NULL unless
+  -- state = 'missing'.
+  missing_since_utc_ns INTEGER CHECK (missing_since_utc_ns >= 0),
+
+  CHECK ((state = 'missing') = (missing_since_utc_ns IS NOT NULL)),
+
+  -- One segment per place in a camera's chain. The index SQLite builds for this constraint is
+  -- also the one LastSegment (camera = ? ORDER BY sequence DESC LIMIT 1) and the listing by
+  -- camera and sequence use, so no separate index is needed.
+  UNIQUE (camera, sequence)
+);
+
+-- What an auditor needs to know that is not a segment: a segment recovered after a power cut, a
+-- file found missing, a camera error. Rows are only ever added.
+CREATE TABLE event (
+  -- Order in which the events were recorded. Events are listed in this order, not by utc_ns,
+  -- because the wall clock can jump.
+  id INTEGER PRIMARY KEY,
+
+  -- When it happened, by the device's wall clock: nanoseconds since 1970-01-01T00:00:00Z.
+  utc_ns INTEGER NOT NULL CHECK (utc_ns >= 0),
+
+  -- What happened, lower-case words joined by '-': 'segment-recovered', 'segment-missing',
+  -- 'camera-error', ...
+  kind TEXT NOT NULL CHECK (length(kind) > 0),
+
+  -- Camera concerned, as segment.camera; NULL when the event concerns no camera.
+  camera TEXT CHECK (camera IS NULL OR length(camera) > 0),
+
+  -- Segment file concerned, relative to the data directory as segment.file; NULL when none. Not
+  -- a foreign key: an event may be about a file that never got a row.
+  file TEXT CHECK (file IS NULL OR length(file) > 0),
+
+  -- Human-readable cause, e.g. 'power lost while writing; cut at fragment 42'.
+  detail TEXT NOT NULL
+);
+PRAGMA user_version = 1;
+)sql";
 
 bool SameRecord(const SegmentRecord& a, const SegmentRecord& b) {
   return a.device_id == b.device_id && a.camera == b.camera && a.sequence == b.sequence &&
@@ -49,7 +190,10 @@ bool SameRecord(const SegmentRecord& a, const SegmentRecord& b) {
          a.duration_ns == b.duration_ns && a.frames == b.frames && a.bytes == b.bytes &&
          a.sha256_hex == b.sha256_hex && a.prev_chain_hex == b.prev_chain_hex &&
          a.chain_hex == b.chain_hex && a.signature_b64 == b.signature_b64 && a.state == b.state &&
-         a.sealed_utc_ns == b.sealed_utc_ns;
+         a.sealed_utc_ns == b.sealed_utc_ns && a.time_source == b.time_source &&
+         a.clock_offset_ns == b.clock_offset_ns && a.track_file == b.track_file &&
+         a.track_sha256_hex == b.track_sha256_hex && a.track_points == b.track_points &&
+         CompareSegmentRecords(a, b).empty();
 }
 
 std::vector<std::string> Files(const std::vector<SegmentRecord>& records) {
@@ -156,7 +300,7 @@ TEST(CatalogTest, SchemaCommentsEveryColumn) {
   auto catalog = OpenOrDie(dir / "catalog.db");
   ASSERT_TRUE(catalog);
   RawDb raw(dir / "catalog.db");
-  for (const std::string table : {"segment", "event"}) {
+  for (const std::string table : {"segment", "event", "track_point"}) {
     std::string sql = raw.One("SELECT sql FROM sqlite_master WHERE name = '" + table + "'");
     for (const std::string& column :
          raw.Query("SELECT name FROM pragma_table_info('" + table + "')")) {
@@ -180,12 +324,12 @@ TEST(CatalogTest, RefusesCatalogFromNewerSchema) {
   ASSERT_FALSE(catalog.ok());
   EXPECT_EQ(catalog.message(), "catalog " + path +
                                    " was written by a newer patrolrec (schema 3; this build "
-                                   "knows 1): refusing to open it");
+                                   "knows 2): refusing to open it");
   EXPECT_EQ(ReadBytes(path), before) << "a refused catalog must be left untouched";
 
   auto read_only = Catalog::OpenReadOnly(path);
   ASSERT_FALSE(read_only.ok());
-  EXPECT_THAT(read_only.message(), HasSubstr("schema 3; this build knows 1"));
+  EXPECT_THAT(read_only.message(), HasSubstr("schema 3; this build knows 2"));
 }
 
 TEST(CatalogTest, RefusesFileThatIsNotADatabaseAndSaysWhatToDo) {
@@ -239,13 +383,13 @@ TEST(CatalogTest, UpgradesEmptyVersionZeroDatabase) {
   }
   auto catalog = OpenOrDie(path);
   ASSERT_TRUE(catalog);
-  EXPECT_EQ(catalog->schema_version(), 1);
+  EXPECT_EQ(catalog->schema_version(), 2);
   EXPECT_TRUE(catalog->InsertSegment(MakeRecord("road", 1)).ok());
   RawDb raw(path);
-  EXPECT_EQ(raw.One("PRAGMA user_version"), "1");
+  EXPECT_EQ(raw.One("PRAGMA user_version"), "2");
   EXPECT_EQ(raw.One("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(raw.Query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"),
-            (std::vector<std::string>{"event", "segment"}));
+            (std::vector<std::string>{"event", "segment", "track_point"}));
 }
 
 TEST(CatalogTest, UpgradesZeroLengthFile) {
@@ -254,7 +398,213 @@ TEST(CatalogTest, UpgradesZeroLengthFile) {
   patrolrec::testing::WriteTextFile(path, "");
   auto catalog = OpenOrDie(path);
   ASSERT_TRUE(catalog);
-  EXPECT_EQ(catalog->schema_version(), 1);
+  EXPECT_EQ(catalog->schema_version(), 2);
+}
+
+TEST(CatalogTest, UpgradesAVersionOneCatalogKeepingEveryRow) {
+  TempDir dir;
+  const std::string path = dir / "catalog.db";
+  const SegmentRecord sealed = MakeRecord("road", 1);
+  {
+    // A catalog as a version 1 build left it: WAL mode, a sealed row, a missing row, an event.
+    RawDb raw(path);
+    raw.Exec("PRAGMA journal_mode = WAL");
+    raw.Exec(kVersionOneSchema);
+    raw.Exec(
+        "INSERT INTO segment (device_id, camera, sequence, file, start_utc_ns, end_utc_ns, "
+        "duration_ns, frames, bytes, sha256, prev_chain, chain, signature, state, sealed_utc_ns) "
+        "VALUES ('PR-0001', 'road', 1, '" +
+        sealed.file + "', " + std::to_string(sealed.start_utc_ns) + ", " +
+        std::to_string(sealed.end_utc_ns) + ", " + std::to_string(sealed.duration_ns) + ", 1800, " +
+        std::to_string(sealed.bytes) + ", '" + sealed.sha256_hex + "', '" + sealed.prev_chain_hex +
+        "', '" + sealed.chain_hex + "', '" + sealed.signature_b64 + "', 'sealed', " +
+        std::to_string(sealed.sealed_utc_ns) + ")");
+    raw.Exec(
+        "INSERT INTO segment SELECT 2, device_id, camera, 2, 'segments/road/gone.mp4', "
+        "start_utc_ns, end_utc_ns, duration_ns, frames, bytes, sha256, chain, chain, signature, "
+        "'missing', sealed_utc_ns, 1800000000000000000 FROM segment WHERE id = 1");
+    raw.Exec(
+        "INSERT INTO event (utc_ns, kind, camera, file, detail) "
+        "VALUES (5, 'segment-missing', 'road', 'segments/road/gone.mp4', 'not found')");
+    ASSERT_EQ(raw.One("PRAGMA user_version"), "1");
+  }
+  auto catalog = OpenOrDie(path);
+  ASSERT_TRUE(catalog);
+  EXPECT_EQ(catalog->schema_version(), 2);
+
+  // The rows are all there, with what version 1 did not know marked as not known.
+  auto rows = catalog->Segments("road");
+  ASSERT_TRUE(rows.ok()) << rows.message();
+  ASSERT_EQ(rows->size(), 2u);
+  SegmentRecord expected = sealed;
+  expected.time_source = "unknown";
+  expected.clock_offset_ns.reset();
+  expected.track_file.clear();
+  expected.track_sha256_hex.clear();
+  expected.track_points = 0;
+  EXPECT_TRUE(SameRecord((*rows)[0], expected))
+      << ::testing::PrintToString(CompareSegmentRecords((*rows)[0], expected).size());
+  EXPECT_EQ((*rows)[1].state, SegmentState::kMissing);
+  auto events = catalog->Events();
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].kind, "segment-missing");
+
+  // The upgraded schema is the one a new catalog gets: same tables, constraints and comments.
+  {
+    TempDir fresh_dir;
+    ASSERT_TRUE(OpenOrDie(fresh_dir / "catalog.db"));
+    RawDb fresh(fresh_dir / "catalog.db");
+    RawDb upgraded(path);
+    const std::string schema =
+        "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name";
+    EXPECT_EQ(upgraded.Query(schema), fresh.Query(schema));
+    EXPECT_EQ(upgraded.One("PRAGMA user_version"), "2");
+    EXPECT_EQ(upgraded.One("PRAGMA integrity_check"), "ok");
+    EXPECT_EQ(upgraded.Query("PRAGMA foreign_key_check"), std::vector<std::string>{});
+  }
+
+  // And it takes version 2 rows, keeps the chain constraint, and stores track points.
+  EXPECT_TRUE(catalog->InsertSegment(MakeRecord("road", 3)).ok());
+  EXPECT_FALSE(catalog->InsertSegment(MakeRecord("road", 1)).ok());  // conflicts with the old row
+  EXPECT_TRUE(catalog->InsertTrackPoint(MakePoint(sealed.start_utc_ns)).ok());
+  auto last = catalog->LastSegment("road");
+  ASSERT_TRUE(last.ok() && last->has_value());
+  EXPECT_TRUE(SameRecord(**last, MakeRecord("road", 3)));
+}
+
+TEST(CatalogTest, ReadOnlyOpenRefusesAVersionOneCatalogWithoutTouchingIt) {
+  TempDir dir;
+  const std::string path = dir / "catalog.db";
+  { RawDb(path).Exec(kVersionOneSchema); }
+  const std::string before = ReadBytes(path);
+  auto catalog = Catalog::OpenReadOnly(path);
+  ASSERT_FALSE(catalog.ok());
+  EXPECT_THAT(catalog.message(), HasSubstr("has schema version 1; this build reads version 2"));
+  EXPECT_EQ(ReadBytes(path), before);
+}
+
+TEST(CatalogTest, TrackPointsRoundTripWithUnknownsAsNaN) {
+  TempDir dir;
+  const std::string path = dir / "catalog.db";
+  auto catalog = OpenOrDie(path);
+  ASSERT_TRUE(catalog);
+  TrackPoint full = MakePoint(1'000);
+  TrackPoint bare;  // a 2D fix with nothing but its position
+  bare.utc_ns = 2'000;
+  bare.latitude_deg = -33.8688197;
+  bare.longitude_deg = 151.2092955;
+  bare.mode = 2;
+  ASSERT_TRUE(catalog->InsertTrackPoint(full).ok());
+  ASSERT_TRUE(catalog->InsertTrackPoint(bare).ok());
+  auto points = catalog->TrackPoints(0, 3'000);
+  ASSERT_TRUE(points.ok()) << points.message();
+  ASSERT_EQ(points->size(), 2u);
+  EXPECT_TRUE(SamePoint((*points)[0], full));
+  EXPECT_TRUE(SamePoint((*points)[1], bare));
+  EXPECT_EQ((*points)[1].gps_utc_ns, 0);
+  EXPECT_EQ((*points)[1].satellites_used, -1);
+  EXPECT_TRUE(std::isnan((*points)[1].altitude_m));
+  // Not reported is NULL in the file, not 0 or -1.
+  RawDb raw(path);
+  EXPECT_EQ(raw.One("SELECT gps_utc_ns, altitude_m, speed_mps, course_deg, satellites_used, "
+                    "horizontal_error_m, vertical_error_m FROM track_point WHERE utc_ns = 2000"),
+            "NULL|NULL|NULL|NULL|NULL|NULL|NULL");
+}
+
+TEST(CatalogTest, TrackPointsAreSelectedByReceivedTimeHalfOpenAndInOrder) {
+  TempDir dir;
+  auto catalog = OpenOrDie(dir / "catalog.db");
+  ASSERT_TRUE(catalog);
+  // Added out of time order (the wall clock can be stepped): the query orders by utc_ns, then
+  // by the order added.
+  for (int64_t t : {150, 99, 100, 200, 120, 199, 120}) {
+    TrackPoint p = MakePoint(t);
+    p.satellites_used = static_cast<int>(t % 50);
+    ASSERT_TRUE(catalog->InsertTrackPoint(p).ok());
+  }
+  auto points = catalog->TrackPoints(100, 200);
+  ASSERT_TRUE(points.ok()) << points.message();
+  std::vector<int64_t> times;
+  for (const TrackPoint& p : *points) times.push_back(p.utc_ns);
+  EXPECT_EQ(times, (std::vector<int64_t>{100, 120, 120, 150, 199}));
+  auto none = catalog->TrackPoints(300, 400);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  auto empty_range = catalog->TrackPoints(150, 150);
+  ASSERT_TRUE(empty_range.ok());
+  EXPECT_TRUE(empty_range->empty());
+}
+
+TEST(CatalogTest, TrackPointsQueryUsesTheTimeIndex) {
+  TempDir dir;
+  auto catalog = OpenOrDie(dir / "catalog.db");
+  ASSERT_TRUE(catalog);
+  RawDb raw(dir / "catalog.db");
+  std::string joined;
+  for (const auto& row : raw.Query("EXPLAIN QUERY PLAN SELECT * FROM track_point "
+                                   "WHERE utc_ns >= 1 AND utc_ns < 2 ORDER BY utc_ns, id")) {
+    joined += row + "\n";
+  }
+  EXPECT_THAT(joined, HasSubstr("track_point_by_time"));
+}
+
+TEST(CatalogTest, InsertTrackPointRefusesPointsWithoutAPosition) {
+  TempDir dir;
+  auto catalog = OpenOrDie(dir / "catalog.db");
+  ASSERT_TRUE(catalog);
+  TrackPoint no_position;
+  no_position.utc_ns = 5;
+  TrackPoint off_the_globe = MakePoint(6);
+  off_the_globe.longitude_deg = 180.5;
+  TrackPoint no_fix = MakePoint(7);
+  no_fix.mode = 1;
+  for (const TrackPoint& p : {no_position, off_the_globe, no_fix}) {
+    base::Status s = catalog->InsertTrackPoint(p);
+    ASSERT_FALSE(s.ok());
+    EXPECT_THAT(s.message(), HasSubstr("no valid position"));
+  }
+  auto points = catalog->TrackPoints(0, 100);
+  ASSERT_TRUE(points.ok());
+  EXPECT_TRUE(points->empty());
+}
+
+TEST(CatalogTest, TimeTrustAndTrackFieldsRoundTripAndConflict) {
+  TempDir dir;
+  auto catalog = OpenOrDie(dir / "catalog.db");
+  ASSERT_TRUE(catalog);
+  SegmentRecord unknown = MakeRecord("road", 1);
+  unknown.time_source = "unknown";
+  unknown.clock_offset_ns.reset();
+  ASSERT_TRUE(catalog->InsertSegment(unknown).ok());
+  ASSERT_TRUE(catalog->InsertSegment(MakeRecord("road", 2)).ok());
+  auto rows = catalog->Segments("road");
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_TRUE(SameRecord((*rows)[0], unknown));
+  EXPECT_FALSE((*rows)[0].clock_offset_ns.has_value());
+  EXPECT_TRUE(SameRecord((*rows)[1], MakeRecord("road", 2)));
+
+  // A row that differs only in its time trust or track is a conflict, named by field.
+  SegmentRecord other = MakeRecord("road", 2);
+  other.time_source = "ntp";
+  other.clock_offset_ns = 5;
+  other.track_sha256_hex = Hex('e');
+  other.track_points = 59;
+  base::Status s = catalog->InsertSegment(other);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("time_source differs (catalog gps, new ntp)"));
+  EXPECT_THAT(s.message(), HasSubstr("clock_offset_ns differs (catalog -1200000, new 5)"));
+  EXPECT_THAT(s.message(), HasSubstr("track_points differs (catalog 60, new 59)"));
+  EXPECT_THAT(s.message(), HasSubstr("track_sha256 differs"));
+
+  // The schema holds the track file to its segment and the time source to its four words.
+  SegmentRecord elsewhere = MakeRecord("road", 3);
+  elsewhere.track_file = "segments/road/other.gpx";
+  EXPECT_THAT(catalog->InsertSegment(elsewhere).message(), HasSubstr("CHECK constraint failed"));
+  SegmentRecord sundial = MakeRecord("road", 3);
+  sundial.time_source = "sundial";
+  EXPECT_THAT(catalog->InsertSegment(sundial).message(), HasSubstr("CHECK constraint failed"));
 }
 
 TEST(CatalogTest, RefusesVersionZeroDatabaseThatAlreadyHasTables) {
@@ -531,7 +881,7 @@ TEST(CatalogTest, ReadOnlyOpenOfCopyWithWalSeesRowsAndCreatesNothing) {
   {
     auto catalog = Catalog::OpenReadOnly(copy / "catalog.db");
     ASSERT_TRUE(catalog.ok()) << catalog.message();
-    EXPECT_EQ((*catalog)->schema_version(), 1);
+    EXPECT_EQ((*catalog)->schema_version(), 2);
     auto all = (*catalog)->Segments();
     ASSERT_TRUE(all.ok()) << all.message();
     EXPECT_EQ(all->size(), 2u);

@@ -1,10 +1,12 @@
-// Seals and chain heads: the exact text of version 1, that `chain` and `signature` cover exactly
+// Seals and chain heads: the exact text of version 2, that `chain` and `signature` cover exactly
 // the documented lines, that parsing accepts only that text and says which line is wrong
 // otherwise, and that file hashing agrees with known vectors and with sha256sum.
 #include "storage/seal.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +36,11 @@ SegmentRecord ExampleRecord() {
   r.duration_ns = 60'000'000'000;
   r.frames = 1800;
   r.state = SegmentState::kSealed;
+  r.time_source = "gps";
+  r.clock_offset_ns = -1'200'000;
+  r.track_file = r.file + ".gpx";
+  r.track_points = 60;
+  r.track_sha256_hex = std::string(64, 'd');
   EXPECT_TRUE(base::ParseUtcNs("2026-11-29T01:17:31.002000000Z", &r.sealed_utc_ns));
   r.prev_chain_hex = std::string(64, 'b');
   return r;
@@ -136,11 +143,11 @@ TEST(Base64Test, DecodeRejectsAnythingButCanonicalPaddedBase64) {
   }
 }
 
-TEST_F(SealTest, FormatIsExactlyVersionOne) {
+TEST_F(SealTest, FormatIsExactlyVersionTwo) {
   SegmentRecord r = Sealed();
   // clang-format off
   const std::string body =
-      "patrolrec-seal 1\n"
+      "patrolrec-seal 2\n"
       "device=PR-0001\n"
       "camera=cabin-rear\n"
       "sequence=17\n"
@@ -152,10 +159,18 @@ TEST_F(SealTest, FormatIsExactlyVersionOne) {
       "duration_ns=60000000000\n"
       "frames=1800\n"
       "state=sealed\n"
+      "time_source=gps\n"
+      "clock_offset_ns=-1200000\n"
+      "track_file=segments/cabin-rear/PR-0001_cabin-rear_20261129T011630.250Z.mp4.gpx\n"
+      "track_points=60\n"
+      "track_sha256=" + std::string(64, 'd') + "\n"
       "sealed_utc=2026-11-29T01:17:31.002000000Z\n"
       "prev_chain=" + std::string(64, 'b') + "\n";
   // clang-format on
   EXPECT_EQ(FormatSealBody(r), body);
+  EXPECT_EQ(std::count(body.begin(), body.end(), '\n'), kSealBodyLines);
+  const std::string file = FormatSealFile(r);
+  EXPECT_EQ(std::count(file.begin(), file.end(), '\n'), kSealLines);
   EXPECT_EQ(r.chain_hex, Sha256Hex(body));
   EXPECT_EQ(FormatSealSignedText(r), body + "chain=" + r.chain_hex + "\n");
   EXPECT_EQ(FormatSealFile(r),
@@ -202,7 +217,13 @@ TEST_F(SealTest, ParseRoundTripsEveryField) {
   EXPECT_EQ(parsed->duration_ns, r.duration_ns);
   EXPECT_EQ(parsed->frames, r.frames);
   EXPECT_EQ(parsed->state, r.state);
+  EXPECT_EQ(parsed->time_source, r.time_source);
+  EXPECT_EQ(parsed->clock_offset_ns, r.clock_offset_ns);
+  EXPECT_EQ(parsed->track_file, r.track_file);
+  EXPECT_EQ(parsed->track_points, r.track_points);
+  EXPECT_EQ(parsed->track_sha256_hex, r.track_sha256_hex);
   EXPECT_EQ(parsed->sealed_utc_ns, r.sealed_utc_ns);
+  EXPECT_TRUE(CompareSegmentRecords(*parsed, r).empty());
   EXPECT_EQ(parsed->prev_chain_hex, r.prev_chain_hex);
   EXPECT_EQ(parsed->chain_hex, r.chain_hex);
   EXPECT_EQ(parsed->signature_b64, r.signature_b64);
@@ -215,7 +236,7 @@ TEST_F(SealTest, ParseRejectsEachMalformedLineNamingLineAndKey) {
     std::string expected;  // in the message
   };
   const std::vector<Case> cases = {
-      {1, "patrolrec-seal 2", "line 1 (header): unsupported version \"2\""},
+      {1, "patrolrec-seal 3", "line 1 (header): unsupported version \"3\""},
       {1, "PATROLREC-SEAL 1", "line 1 (header)"},
       {2, "device=PR 0001", "line 2 (device)"},
       {2, "camera=cabin-rear", "line 2 (device): expected \"device=...\""},
@@ -237,11 +258,26 @@ TEST_F(SealTest, ParseRejectsEachMalformedLineNamingLineAndKey) {
       {11, "frames=1.5", "line 11 (frames)"},
       {12, "state=missing", "line 12 (state): expected \"sealed\" or \"recovered\""},
       {12, "color=red", "line 12 (state): expected \"state=...\", found \"color=red\""},
-      {13, "sealed_utc=yesterday", "line 13 (sealed_utc)"},
-      {14, "prev_chain=" + std::string(63, '0'), "line 14 (prev_chain)"},
-      {15, "chain=" + std::string(64, 'g'), "line 15 (chain)"},
-      {16, "signature=AAAA", "line 16 (signature): an Ed25519 signature has 64 bytes"},
-      {16, "signature=!!!!", "line 16 (signature): base64"},
+      {13, "time_source=GPS", "line 13 (time_source): expected \"gps\", \"ntp\", \"none\" or"},
+      {13, "time_source=", "line 13 (time_source)"},
+      {13, "clock_offset_ns=-1200000", "line 13 (time_source): expected \"time_source=...\""},
+      {14, "clock_offset_ns=+1200000", "line 14 (clock_offset_ns): expected a decimal integer"},
+      {14, "clock_offset_ns=-0", "line 14 (clock_offset_ns)"},
+      {14, "clock_offset_ns=-01", "line 14 (clock_offset_ns)"},
+      {14, "clock_offset_ns=", "line 14 (clock_offset_ns)"},
+      {14, "clock_offset_ns=Unknown", "line 14 (clock_offset_ns)"},
+      {14, "clock_offset_ns=1.5", "line 14 (clock_offset_ns)"},
+      {15, "track_file=segments/cabin-rear/other.mp4.gpx", "line 15 (track_file): expected"},
+      {15, "track_file=", "line 15 (track_file)"},
+      {16, "track_points=-1", "line 16 (track_points)"},
+      {16, "track_points=x", "line 16 (track_points)"},
+      {17, "track_sha256=" + std::string(63, 'd'), "line 17 (track_sha256): expected 64"},
+      {17, "sha256=" + std::string(64, 'd'), "line 17 (track_sha256)"},
+      {18, "sealed_utc=yesterday", "line 18 (sealed_utc)"},
+      {19, "prev_chain=" + std::string(63, '0'), "line 19 (prev_chain)"},
+      {20, "chain=" + std::string(64, 'g'), "line 20 (chain)"},
+      {21, "signature=AAAA", "line 21 (signature): an Ed25519 signature has 64 bytes"},
+      {21, "signature=!!!!", "line 21 (signature): base64"},
   };
   for (const Case& c : cases) {
     auto parsed = ParseSealFile(WithLine(c.line, c.text));
@@ -257,13 +293,13 @@ TEST_F(SealTest, ParseRejectsWrongShapeOfTheWholeFile) {
 
   auto cut = ParseSealFile(good.substr(0, good.size() - 1));
   ASSERT_FALSE(cut.ok());
-  EXPECT_NE(cut.message().find("line 16 (signature): the last line does not end with a newline"),
+  EXPECT_NE(cut.message().find("line 21 (signature): the last line does not end with a newline"),
             std::string::npos)
       << cut.message();
 
   auto extra = ParseSealFile(good + "comment=x\n");
   ASSERT_FALSE(extra.ok());
-  EXPECT_NE(extra.message().find("line 17: unexpected text"), std::string::npos) << extra.message();
+  EXPECT_NE(extra.message().find("line 22: unexpected text"), std::string::npos) << extra.message();
 
   auto short_file = ParseSealFile(good.substr(0, good.find("frames=")));
   ASSERT_FALSE(short_file.ok());
@@ -284,6 +320,55 @@ TEST_F(SealTest, ParseRejectsWrongShapeOfTheWholeFile) {
   EXPECT_FALSE(ParseSealFile("").ok());
 }
 
+TEST_F(SealTest, ClockOffsetIsSignedOrUnknownAndRoundTrips) {
+  for (std::optional<int64_t> offset :
+       {std::optional<int64_t>(), std::optional<int64_t>(0), std::optional<int64_t>(-1),
+        std::optional<int64_t>(1'200'000), std::optional<int64_t>(-9'000'000'000'000'000'000),
+        std::optional<int64_t>(INT64_MAX)}) {
+    SegmentRecord r = ExampleRecord();
+    r.clock_offset_ns = offset;
+    r = Sealed(r);
+    const std::string text = FormatSealFile(r);
+    EXPECT_NE(text.find("\nclock_offset_ns=" + FormatClockOffset(offset) + "\n"), std::string::npos)
+        << text;
+    auto parsed = ParseSealFile(text);
+    ASSERT_TRUE(parsed.ok()) << parsed.message();
+    EXPECT_EQ(parsed->clock_offset_ns, offset);
+    EXPECT_EQ(FormatSealFile(*parsed), text);
+  }
+  EXPECT_EQ(FormatClockOffset(std::nullopt), "unknown");
+  EXPECT_EQ(FormatClockOffset(-1'200'000), "-1200000");
+}
+
+TEST_F(SealTest, EveryTimeSourceIsAcceptedAndRoundTrips) {
+  for (const char* source : {"gps", "ntp", "none", "unknown"}) {
+    SegmentRecord r = ExampleRecord();
+    r.time_source = source;
+    r = Sealed(r);
+    auto parsed = ParseSealFile(FormatSealFile(r));
+    ASSERT_TRUE(parsed.ok()) << parsed.message();
+    EXPECT_EQ(parsed->time_source, source);
+  }
+}
+
+TEST_F(SealTest, FormatOneFromDevelopmentBuildsIsRefusedWithAnExplanation) {
+  // A seal as development builds wrote it: 16 lines, no time source and no track.
+  const std::string v2 = FormatSealFile(Sealed());
+  std::string v1 = "patrolrec-seal 1\n" + v2.substr(v2.find('\n') + 1);
+  for (const char* key :
+       {"time_source=", "clock_offset_ns=", "track_file=", "track_points=", "track_sha256="}) {
+    size_t at = v1.find(std::string("\n") + key) + 1;
+    v1.erase(at, v1.find('\n', at) + 1 - at);
+  }
+  ASSERT_EQ(std::count(v1.begin(), v1.end(), '\n'), 16);
+  auto parsed = ParseSealFile(v1);
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_NE(parsed.message().find("seal line 1 (header): seal format 1 was written by a "
+                                  "development build before 2026-11-29 and is not supported; "),
+            std::string::npos)
+      << parsed.message();
+}
+
 TEST_F(SealTest, SealRecordRefusesFieldsThatCouldNotBeParsedBack) {
   SegmentRecord missing = ExampleRecord();
   missing.state = SegmentState::kMissing;
@@ -295,7 +380,14 @@ TEST_F(SealTest, SealRecordRefusesFieldsThatCouldNotBeParsedBack) {
   zero.sequence = 0;
   SegmentRecord elsewhere = ExampleRecord();
   elsewhere.file = "/etc/passwd.mp4";
-  for (SegmentRecord r : {missing, upper, no_prev, zero, elsewhere}) {
+  SegmentRecord bad_source = ExampleRecord();
+  bad_source.time_source = "sundial";
+  SegmentRecord no_track = ExampleRecord();
+  no_track.track_sha256_hex.clear();
+  SegmentRecord track_elsewhere = ExampleRecord();
+  track_elsewhere.track_file = "segments/cabin-rear/x.gpx";
+  for (SegmentRecord r :
+       {missing, upper, no_prev, zero, elsewhere, bad_source, no_track, track_elsewhere}) {
     SegmentRecord before = r;
     base::Status s = SealRecord(&r, *key_);
     ASSERT_FALSE(s.ok());
@@ -320,12 +412,13 @@ TEST_F(SealTest, ShellCommandsOfTheDocsCheckChainAndSignature) {
   SegmentRecord r = Sealed();
   const std::string seal = dir_ / "x.seal";
   WriteTextFile(seal, FormatSealFile(r));
-  auto chain = RunCommand({"bash", "-c", "head -n 14 '" + seal + "' | sha256sum"});
+  auto chain = RunCommand(
+      {"bash", "-c", "head -n " + std::to_string(kSealBodyLines) + " '" + seal + "' | sha256sum"});
   EXPECT_EQ(chain.output.substr(0, 64), r.chain_hex);
   auto verified = RunCommand(
       {"bash", "-c",
        "cd '" + dir_.path() +
-           "' && head -n 15 x.seal > msg && tail -n 1 x.seal | cut -d= -f2- | base64 -d > sig && "
+           "' && head -n 20 x.seal > msg && tail -n 1 x.seal | cut -d= -f2- | base64 -d > sig && "
            "openssl pkeyutl -verify -pubin -inkey device.pub.pem -rawin -in msg -sigfile sig"});
   EXPECT_EQ(verified.exit_code, 0) << verified.output;
   EXPECT_NE(verified.output.find("Signature Verified Successfully"), std::string::npos);

@@ -1,6 +1,7 @@
 // patrolrec-verify against real data directories: fragmented-MP4 clips made by GStreamer, sealed
 // with the real key, seal and catalog code, then tampered with the way a forger would (flip a
-// byte, delete, reorder, edit the catalog, forge a seal, delete the newest footage) and checked
+// byte, delete, reorder, edit the catalog, forge a seal, edit or delete a GPS track, delete the
+// newest footage) and checked
 // by running the real binary. The shell commands of docs/seal-format.md are run here too, taken
 // from the document itself, so that the document cannot drift from the format.
 #include "storage/verify.h"
@@ -20,6 +21,7 @@
 #include "storage/device_key.h"
 #include "storage/seal.h"
 #include "storage/segment_name.h"
+#include "storage/track.h"
 #include "tests/test_util.h"
 
 namespace patrolrec::storage {
@@ -141,6 +143,25 @@ class VerifyTest : public ::testing::Test {
       r.bytes = static_cast<int64_t>(*TheEnv().FileSize(data_ / r.file));
       r.sha256_hex = *Sha256File(TheEnv(), data_ / r.file);
       r.state = i % 3 == 2 ? SegmentState::kRecovered : SegmentState::kSealed;
+      // A fix every second, as the recorder hands them over; recovered segments lost their
+      // knowledge of the clock.
+      std::vector<TrackPoint> points;
+      for (int k = 0; k < seconds[i]; ++k) {
+        TrackPoint p;
+        p.utc_ns = t + k * base::kNsPerSecond + 100 * base::kNsPerMs;
+        p.gps_utc_ns = p.utc_ns - 1'200'000;
+        p.latitude_deg = 52.52 + 0.0001 * static_cast<double>(sequence * 10 + k);
+        p.longitude_deg = 13.40;
+        p.mode = 3;
+        points.push_back(p);
+      }
+      const std::string gpx = FormatGpx(kDevice, camera, r.file, points);
+      WriteTextFile(data_ / TrackPathFor(r.file), gpx);
+      r.track_file = TrackPathFor(r.file);
+      r.track_sha256_hex = Sha256Hex(gpx);
+      r.track_points = static_cast<int64_t>(points.size());
+      r.time_source = r.state == SegmentState::kRecovered ? "unknown" : "gps";
+      if (r.state != SegmentState::kRecovered) r.clock_offset_ns = -1'200'000;
       r.sealed_utc_ns = r.end_utc_ns + 300 * base::kNsPerMs;
       r.prev_chain_hex = prev_chain;
       base::Status s = SealRecord(&r, *key_);
@@ -582,7 +603,7 @@ TEST_F(VerifyTest, LibraryReportsProgressForEverySegment) {
   EXPECT_EQ(seen.back().seals_total, 3);
   EXPECT_EQ(seen.back().bytes_done, seen.back().bytes_total);
   EXPECT_EQ(report->bytes_hashed, seen.back().bytes_total);
-  EXPECT_EQ(report->files_checked, 3 + 3 + 1);  // seals, segment files, chain head
+  EXPECT_EQ(report->files_checked, 3 + 3 + 3 + 1);  // seals, segment files, tracks, chain head
 }
 
 TEST_F(VerifyTest, VerifierChangesNothingInTheDirectory) {
@@ -656,7 +677,7 @@ TEST_F(VerifyTest, DocumentedShellCommandsCheckASegmentByHand) {
   CommandResult good = Shell({{"D", data_.path()}, {"S", records[1].file}}, block);
   EXPECT_EQ(good.exit_code, 0) << good.output;
   EXPECT_TRUE(Contains(good.output,
-                       "size ok\nsha256 ok\nchain ok\nSignature Verified "
+                       "size ok\nsha256 ok\ntrack ok\nchain ok\nSignature Verified "
                        "Successfully\n"))
       << good.output;
 
@@ -665,8 +686,15 @@ TEST_F(VerifyTest, DocumentedShellCommandsCheckASegmentByHand) {
   EXPECT_TRUE(
       Contains(flipped.output, "size ok\nsha256 MISMATCH: seal says " + records[1].sha256_hex))
       << flipped.output;
-  EXPECT_TRUE(Contains(flipped.output, "\nchain ok\nSignature Verified Successfully"))
+  EXPECT_TRUE(Contains(flipped.output, "\ntrack ok\nchain ok\nSignature Verified Successfully"))
       << flipped.output;
+
+  // The track is checked by hand the same way.
+  std::ofstream(data_ / (records[0].file + ".gpx"), std::ios::app) << "<!-- -->\n";
+  CommandResult track = Shell({{"D", data_.path()}, {"S", records[0].file}}, block);
+  EXPECT_TRUE(
+      Contains(track.output, "sha256 ok\ntrack MISMATCH: seal says " + records[0].track_sha256_hex))
+      << track.output;
 
   EditSeal(records[2].file, "frames", "89", /*rechain=*/true);
   CommandResult forged = Shell({{"D", data_.path()}, {"S", records[2].file}}, block);
@@ -705,6 +733,129 @@ TEST_F(VerifyTest, DocumentedShellCommandsWalkTheChainAndCheckTheHead) {
   EXPECT_TRUE(Contains(broken.output, "BROKEN: sequence 2 expected")) << broken.output;
   EXPECT_TRUE(Contains(broken.output, "last: sequence 3, chain " + records[2].chain_hex))
       << broken.output;
+}
+
+TEST_F(VerifyTest, EditedTrackFailsNamingTheTrackFile) {
+  auto records = Record("road", {1, 2, 3});
+  const std::string track = records[1].file + ".gpx";
+  std::string gpx = *TheEnv().ReadFile(data_ / track);
+  const size_t at = gpx.find("lat=\"52.5");
+  ASSERT_NE(at, std::string::npos);
+  gpx.replace(at, 9, "lat=\"48.1");  // moved the car to another city
+  WriteTextFile(data_ / track, gpx);
+  CommandResult r = Verify();
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(Contains(r.output, "FAIL " + track + ": SHA-256 mismatch (seal says " +
+                                     records[1].track_sha256_hex + ", file is "))
+      << r.output;
+  EXPECT_EQ(CountOf(r.output, "FAIL "), 1) << r.output;  // the video itself is intact
+}
+
+TEST_F(VerifyTest, DeletedTrackIsAProblem) {
+  auto records = Record("road", {1, 2});
+  Remove(records[0].file + ".gpx");
+  CommandResult r = Verify();
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(Contains(r.output, "FAIL " + records[0].file + ".gpx: track file missing"))
+      << r.output;
+  EXPECT_EQ(CountOf(r.output, "FAIL "), 1) << r.output;
+}
+
+TEST_F(VerifyTest, TrackWithoutASealIsAnUnsealedFile) {
+  auto records = Record("road", {1, 2});
+  // A track added beside a file nobody sealed, and one whose segment and seal were removed.
+  std::filesystem::copy_file(Clips::Get(3), data_ / "segments/road/added.mp4");
+  WriteTextFile(data_ / "segments/road/added.mp4.gpx", FormatGpx(kDevice, "road", "x", {}));
+  Remove(records[1].file);
+  Remove(records[1].file + ".seal");
+  CommandResult r = Verify({"--no-catalog"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(Contains(r.output, "FAIL segments/road/added.mp4: unsealed file")) << r.output;
+  EXPECT_TRUE(Contains(r.output,
+                       "FAIL segments/road/added.mp4.gpx: unsealed file: no seal names "
+                       "this track"))
+      << r.output;
+  EXPECT_TRUE(Contains(r.output, "FAIL " + records[1].file + ".gpx: unsealed file")) << r.output;
+}
+
+TEST_F(VerifyTest, EditedTimeSourceInASealIsDetected) {
+  auto records = Record("road", {1, 2, 3});
+  ASSERT_EQ(records[2].time_source, "unknown");  // a recovered segment
+  // Claim GPS time for a segment whose clock was unknown; a forger without the key can only
+  // recompute the chain value.
+  EditSeal(records[2].file, "time_source", "gps", /*rechain=*/true);
+  CommandResult r = Verify();
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(Contains(r.output, "FAIL " + records[2].file + ": signature does not verify"))
+      << r.output;
+  EXPECT_TRUE(Contains(r.output, "FAIL " + records[2].file +
+                                     ": the catalog row differs from the seal: time_source "
+                                     "(catalog unknown, seal gps)"))
+      << r.output;
+
+  // Without recomputing the chain, the chain value gives it away as well.
+  EditSeal(records[1].file, "clock_offset_ns", "0", /*rechain=*/false);
+  CommandResult again = Verify({"--no-catalog"});
+  EXPECT_TRUE(Contains(
+      again.output, "FAIL " + records[1].file + ": chain value does not match the seal's contents"))
+      << again.output;
+}
+
+TEST_F(VerifyTest, EditedCatalogTimeTrustIsDetected) {
+  auto records = Record("road", {1, 2});
+  CommandResult sql =
+      Sql("UPDATE segment SET time_source = 'gps', clock_offset_ns = 0, "
+          "track_points = 0 WHERE file = '" +
+          records[1].file + "'");
+  ASSERT_EQ(sql.exit_code, 0) << sql.output;
+  CommandResult r = Verify();
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(
+      Contains(r.output, "FAIL " + records[1].file +
+                             ": the catalog row differs from the seal: clock_offset_ns "
+                             "(catalog 0, seal -1200000); track_points (catalog 0, seal 2)"))
+      << r.output;
+}
+
+TEST_F(VerifyTest, ReportShowsTimeTrustAndTracks) {
+  auto records = Record("road", {1, 2, 3});
+  CommandResult text = Verify();
+  EXPECT_EQ(text.exit_code, 0) << text.output;
+  EXPECT_TRUE(Contains(text.output,
+                       "  time: 2 gps, 1 unknown; largest clock offset -1200000 ns; 6 track "
+                       "points\n"))
+      << text.output;
+  const std::string check = R"PY(
+import json, sys
+d = json.load(sys.stdin)
+seals = d["cameras"][0]["seals"]
+assert [s["sequence"] for s in seals] == [1, 2, 3], seals
+assert [s["time_source"] for s in seals] == ["gps", "gps", "unknown"], seals
+assert [s["clock_offset_ns"] for s in seals] == [-1200000, -1200000, None], seals
+assert [s["track_points"] for s in seals] == [1, 2, 3], seals
+assert all(s["track_file"] == s["file"] + ".gpx" and len(s["track_sha256"]) == 64 for s in seals)
+assert seals[2]["state"] == "recovered" and seals[0]["start_utc"].endswith("Z"), seals
+print("json ok")
+)PY";
+  CommandResult json =
+      RunCommand({"bash", "-c",
+                  "set -o pipefail; " + BinaryPath("patrolrec-verify") + " --json " +
+                      Quoted(data_.path()) + " 2>/dev/null | python3 -c " + Quoted(check)});
+  EXPECT_EQ(json.exit_code, 0) << json.output;
+  EXPECT_EQ(json.output, "json ok\n");
+}
+
+TEST_F(VerifyTest, SealOfTheDevelopmentFormatIsReportedAsUnsupported) {
+  auto records = Record("road", {1});
+  std::string text = *TheEnv().ReadFile(data_ / (records[0].file + ".seal"));
+  text.replace(0, text.find('\n'), "patrolrec-seal 1");
+  WriteTextFile(data_ / (records[0].file + ".seal"), text);
+  CommandResult r = Verify({"--no-catalog"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(Contains(r.output,
+                       "the seal is malformed: seal line 1 (header): seal format 1 was "
+                       "written by a development build before 2026-11-29"))
+      << r.output;
 }
 
 TEST(JsonQuoteTest, EscapesControlCharactersAndKeepsUtf8) {
