@@ -86,12 +86,10 @@ void ConnectInThread(GTask* task, gpointer, gpointer task_data, GCancellable*) {
 // The GLib-facing side: C callbacks that never let an exception out.
 struct GpsdClientGlue {
   static void ConnectDone(GObject*, GAsyncResult* result, gpointer) {
-    auto attempt = *static_cast<std::shared_ptr<GpsdClient::Attempt>*>(
-        g_task_get_task_data(G_TASK(result)));
+    auto attempt =
+        *static_cast<std::shared_ptr<GpsdClient::Attempt>*>(g_task_get_task_data(G_TASK(result)));
     if (!attempt->client) return;  // abandoned: the connection (if any) closes with the attempt
-    Guard([&] {
-      attempt->client->OnConnectDone(std::move(attempt->connection), attempt->error);
-    });
+    Guard([&] { attempt->client->OnConnectDone(std::move(attempt->connection), attempt->error); });
   }
 
   static gboolean OnSocket(gint, GIOCondition condition, gpointer self) {
@@ -150,8 +148,7 @@ void GpsdClient::ConnectionDeleter::operator()(gps_data_t* data) const {
   delete data;
 }
 
-GpsdClient::GpsdClient(GpsdClientOptions options, base::Clock* clock,
-                       GpsdClientCallbacks callbacks)
+GpsdClient::GpsdClient(GpsdClientOptions options, base::Clock* clock, GpsdClientCallbacks callbacks)
     : options_(std::move(options)), clock_(clock), callbacks_(std::move(callbacks)) {}
 
 GpsdClient::~GpsdClient() { StopInternal(/*notify=*/false); }
@@ -216,9 +213,8 @@ void GpsdClient::BeginConnect() {
   g_main_context_push_thread_default(context_);
   GTask* task = g_task_new(nullptr, nullptr, &GpsdClientGlue::ConnectDone, nullptr);
   g_main_context_pop_thread_default(context_);
-  g_task_set_task_data(task, new std::shared_ptr<Attempt>(attempt_), [](gpointer p) {
-    delete static_cast<std::shared_ptr<Attempt>*>(p);
-  });
+  g_task_set_task_data(task, new std::shared_ptr<Attempt>(attempt_),
+                       [](gpointer p) { delete static_cast<std::shared_ptr<Attempt>*>(p); });
   g_task_run_in_thread(task, &ConnectInThread);
   g_object_unref(task);
 }
@@ -243,17 +239,15 @@ void GpsdClient::OnConnectDone(Connection connection, const std::string& error) 
   backoff_ms_ = options_.reconnect_min_ms;
   socket_source_ = g_unix_fd_source_new(connection_->gps_fd,
                                         static_cast<GIOCondition>(G_IO_IN | G_IO_HUP | G_IO_ERR));
-  GpsdClientGlue::Attach(socket_source_, context_,
-                         G_SOURCE_FUNC(&GpsdClientGlue::OnSocket), this);
+  GpsdClientGlue::Attach(socket_source_, context_, G_SOURCE_FUNC(&GpsdClientGlue::OnSocket), this);
 
   int64_t outage_ns = clock_->MonotonicNs() - outage_start_mono_ns_;
   last_outage_ns_ = outage_ns;
   std::string detail;
   if (ever_connected_) {
-    detail = "reconnected to gpsd at " + Where() + " after " + Seconds(outage_ns) +
-             " without gpsd";
-    base::LogInfo(detail, {{"GPSD", Where()},
-                           {"OUTAGE_MS", std::to_string(outage_ns / base::kNsPerMs)}});
+    detail = "reconnected to gpsd at " + Where() + " after " + Seconds(outage_ns) + " without gpsd";
+    base::LogInfo(detail,
+                  {{"GPSD", Where()}, {"OUTAGE_MS", std::to_string(outage_ns / base::kNsPerMs)}});
   } else {
     detail = "connected to gpsd at " + Where();
     if (connect_attempts_ > 1) detail += " after " + Seconds(outage_ns) + " without gpsd";
@@ -313,10 +307,17 @@ void GpsdClient::OnReadable(bool hang_up) {
 
 void GpsdClient::HandleReport() {
   const gps_fix_t& in = connection_->fix;
+  if (in.mode != MODE_NO_FIX && in.mode != MODE_2D && in.mode != MODE_3D) {
+    // MODE_NOT_SEEN (also what libgps leaves when a TPV has no "mode" at all): gpsd knows
+    // nothing yet. That is neither a fix nor a report that the fix is lost.
+    return;
+  }
   Fix fix;
   fix.received_utc_ns = clock_->NowUtcNs();
   fix.received_mono_ns = clock_->MonotonicNs();
-  fix.mode = in.mode == MODE_3D ? FixMode::k3D : in.mode == MODE_2D ? FixMode::k2D : FixMode::kNoFix;
+  fix.mode = in.mode == MODE_3D   ? FixMode::k3D
+             : in.mode == MODE_2D ? FixMode::k2D
+                                  : FixMode::kNoFix;
   if (in.time.tv_sec > 0 && in.time.tv_nsec >= 0 && in.time.tv_nsec < base::kNsPerSecond) {
     fix.gps_utc_ns = static_cast<int64_t>(in.time.tv_sec) * base::kNsPerSecond + in.time.tv_nsec;
   }
@@ -367,19 +368,18 @@ void GpsdClient::CheckStale() {
   if (!last_fix_) return;
   int64_t age_ns = clock_->MonotonicNs() - last_fix_->received_mono_ns;
   if (age_ns < static_cast<int64_t>(options_.stale_after_ms) * base::kNsPerMs) return;
-  SetState(FixState::kStale, "no fix for " + Seconds(age_ns) + ": stale (limit " +
-                                 Seconds(static_cast<int64_t>(options_.stale_after_ms) *
-                                         base::kNsPerMs) +
-                                 ")");
+  SetState(FixState::kStale,
+           "no fix for " + Seconds(age_ns) + ": stale (limit " +
+               Seconds(static_cast<int64_t>(options_.stale_after_ms) * base::kNsPerMs) + ")");
 }
 
 void GpsdClient::SetState(FixState now, const std::string& reason) {
   if (now == state_) return;
   FixState old = state_;
   state_ = now;
-  base::LogInfo(std::string("GPS ") + FixStateName(old) + " -> " + FixStateName(now) + ": " +
-                    reason,
-                {{"GPSD", Where()}, {"GPS_STATE", FixStateName(now)}});
+  base::LogInfo(
+      std::string("GPS ") + FixStateName(old) + " -> " + FixStateName(now) + ": " + reason,
+      {{"GPSD", Where()}, {"GPS_STATE", FixStateName(now)}});
   if (callbacks_.on_state) callbacks_.on_state(old, now, reason);
 }
 

@@ -25,7 +25,11 @@
 //    so the first epochs can be reported two or three times with the same time.
 //  - gpsd passes the receiver's time through even when it is years away from the system clock
 //    (a 2020 log replayed in 2026 is reported with 2020 times); checking it is for the clock check.
-//  - A fix is reported with mode 2 first and 3 only once a GGA with altitude has been seen.
+//  - In the first cycle the RMC alone makes a TPV with mode 2, so the state goes no-fix -> 2d
+//    -> 3d within a second of connecting, even from a receiver that has had 3D all along.
+//  - gps_open reports failures as libgps (netlib) codes in errno, e.g. -6 "can't connect to
+//    host/port pair", not the errno of connect(2): refused and unreachable look the same.
+//  - A TPV without "mode" leaves mode MODE_NOT_SEEN; it is ignored like a position-less one.
 #pragma once
 
 #include <cstdint>
@@ -47,10 +51,10 @@ namespace patrolrec::gps {
 struct GpsdClientOptions {
   std::string host = "127.0.0.1";
   std::string port = "2947";
-  int stale_after_ms = 3000;           // a fix older than this (monotonic clock) is stale
-  int stale_check_interval_ms = 250;   // how often the staleness timer looks
-  int reconnect_min_ms = 500;          // first retry after a disconnect or failed attempt
-  int reconnect_max_ms = 5000;         // the back-off doubles up to this
+  int stale_after_ms = 3000;          // a fix older than this (monotonic clock) is stale
+  int stale_check_interval_ms = 250;  // how often the staleness timer looks
+  int reconnect_min_ms = 500;         // first retry after a disconnect or failed attempt
+  int reconnect_max_ms = 5000;        // the back-off doubles up to this
 };
 
 struct GpsdClientCallbacks {
@@ -128,9 +132,9 @@ class GpsdClient {
   FixState state_ = FixState::kNoGpsd;
   std::optional<Fix> last_fix_;
 
-  int backoff_ms_ = 0;               // delay before the next attempt
-  int64_t outage_start_mono_ns_ = 0; // when the current period without gpsd began
-  bool outage_logged_ = false;       // its first failed attempt has been logged
+  int backoff_ms_ = 0;                // delay before the next attempt
+  int64_t outage_start_mono_ns_ = 0;  // when the current period without gpsd began
+  bool outage_logged_ = false;        // its first failed attempt has been logged
   bool ever_connected_ = false;
   int64_t last_outage_ns_ = 0;
   int connect_attempts_ = 0;
