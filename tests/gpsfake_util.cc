@@ -93,7 +93,7 @@ bool GpsFake::Restart() {
   // between fork and exec the child may only make async-signal-safe calls.
   char cycle[32];
   std::snprintf(cycle, sizeof cycle, "%.3f", cycle_s_);
-  std::vector<std::string> args = {"/usr/bin/gpsfake", "-q", "-n", "-c", cycle, "-P",
+  std::vector<std::string> args = {"/usr/bin/gpsfake",    "-q", "-n", "-c", cycle, "-P",
                                    std::to_string(port_), "-W", "600"};
   if (singleshot_) args.push_back("-1");
   args.push_back(log_path_);
@@ -235,8 +235,8 @@ bool RunLoopUntil(const std::function<bool()>& done, int timeout_ms) {
   while (!done() && Steady::now() < deadline) {
     // Wakes at least every 20 ms so that the deadline is honoured while nothing happens.
     GSource* tick = g_timeout_source_new(20);
-    g_source_set_callback(tick, [](gpointer) -> gboolean { return G_SOURCE_REMOVE; }, nullptr,
-                          nullptr);
+    g_source_set_callback(
+        tick, [](gpointer) -> gboolean { return G_SOURCE_REMOVE; }, nullptr, nullptr);
     g_source_attach(tick, context);
     g_main_context_iteration(context, TRUE);
     g_source_destroy(tick);

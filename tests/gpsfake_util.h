@@ -12,6 +12,18 @@
 // checksum, so they would never reach gpsd. gpsd runs with -n (it opens the pty at once rather
 // than when the first client watches), so the log plays in real time whether or not a client is
 // connected.
+//
+// Other gpsfake/gpsd quirks met on the way (gpsd 3.22):
+//  - gpsd needs 0.5-1 s after gpsfake starts before it accepts connections; Start() polls.
+//  - gpsfake handles SIGTERM in a Python signal handler that can hang (seen: gpsfake alive
+//    minutes after `timeout` sent SIGTERM, its gpsd a zombie); so this helper only uses SIGKILL
+//    on the whole process group.
+//  - gpsd leaves its shared-memory export (key 0x4770<port>, 24 KB) behind when it dies, even
+//    on SIGTERM; KillAll() removes it.
+//  - When gpsd dies, gpsfake ends ("daemon died"): restarting gpsd means restarting gpsfake,
+//    which replays the log from its start.
+//  - Replaying 10 cycles a second while the NMEA time advances a second per cycle is fine:
+//    gpsd does not compare the receiver's pace with the real one.
 #pragma once
 
 #include <sys/types.h>

@@ -242,11 +242,21 @@ TEST(GpsdClientTest, GarbageTruncatedAndBadChecksumSentencesAreIgnored) {
     bad_rmc[bad_rmc.size() - 3] = bad_rmc[bad_rmc.size() - 3] == '0' ? '1' : '0';
     bad_gga[bad_gga.size() - 4] = bad_gga[bad_gga.size() - 4] == '0' ? '1' : '0';
     switch (i % 5) {
-      case 0: chunk += bad_rmc + bad_gga; break;
-      case 1: chunk += std::string("\x00\xff\xfe garbage \x01\x02\r\n", 17); break;
-      case 2: chunk += bad_gga.substr(0, 25); break;  // truncated: no checksum, no line end
-      case 3: chunk += "$GPXYZ,not,a,sentence*00\r\n" + std::string(300, 'x') + "\r\n"; break;
-      case 4: chunk = bad_rmc.substr(0, 30) + "\r\n" + chunk; break;  // cut short mid-line
+      case 0:
+        chunk += bad_rmc + bad_gga;
+        break;
+      case 1:
+        chunk += std::string("\x00\xff\xfe garbage \x01\x02\r\n", 17);
+        break;
+      case 2:
+        chunk += bad_gga.substr(0, 25);
+        break;  // truncated: no checksum, no line end
+      case 3:
+        chunk += "$GPXYZ,not,a,sentence*00\r\n" + std::string(300, 'x') + "\r\n";
+        break;
+      case 4:
+        chunk = bad_rmc.substr(0, 30) + "\r\n" + chunk;
+        break;  // cut short mid-line
     }
     chunks.push_back(chunk);
   }
@@ -365,33 +375,39 @@ TEST(GpsdClientTest, NoGpsdOnThePortKeepsNoGpsdAndNeverBlocksTheLoop) {
   EXPECT_LT(start_ms, 50);
   EXPECT_EQ(client.state(), FixState::kNoGpsd);
 
-  // A 20 ms timer on the same loop must keep firing on time while the client retries.
+  // A 20 ms timer on the same loop must keep firing on time while the client retries. The
+  // bound is loose (250 ms) because the test machine is shared; a blocked loop would stall for
+  // as long as a connect attempt, seconds.
   struct Ticks {
     int64_t last_ns = RealMonotonicNs();
     int64_t worst_gap_ns = 0;
     int count = 0;
   } ticks;
-  guint timer = g_timeout_add(20, [](gpointer p) -> gboolean {
-    auto* t = static_cast<Ticks*>(p);
-    int64_t now = RealMonotonicNs();
-    t->worst_gap_ns = std::max(t->worst_gap_ns, now - t->last_ns);
-    t->last_ns = now;
-    ++t->count;
-    return G_SOURCE_CONTINUE;
-  }, &ticks);
+  guint timer = g_timeout_add(
+      20,
+      [](gpointer p) -> gboolean {
+        auto* t = static_cast<Ticks*>(p);
+        int64_t now = RealMonotonicNs();
+        t->worst_gap_ns = std::max(t->worst_gap_ns, now - t->last_ns);
+        t->last_ns = now;
+        ++t->count;
+        return G_SOURCE_CONTINUE;
+      },
+      &ticks);
   RunLoopUntil([] { return false; }, 2000);
   g_source_remove(timer);
   base::SetLogSinkForTesting(nullptr);
 
   EXPECT_GE(ticks.count, 70);
-  EXPECT_LT(ticks.worst_gap_ns, 80 * base::kNsPerMs);
+  EXPECT_LT(ticks.worst_gap_ns, 250 * base::kNsPerMs);
   EXPECT_EQ(client.state(), FixState::kNoGpsd);
   EXPECT_GE(client.connect_attempts(), 5);  // 100, 200, 400, 400... ms back-off over 2 s
   EXPECT_TRUE(recorder.states.empty());
   EXPECT_TRUE(recorder.connections.empty());
-  int unreachable_records = static_cast<int>(std::count_if(
-      logged.begin(), logged.end(),
-      [](const std::string& m) { return m.find("cannot reach gpsd") != std::string::npos; }));
+  int unreachable_records =
+      static_cast<int>(std::count_if(logged.begin(), logged.end(), [](const std::string& m) {
+        return m.find("cannot reach gpsd") != std::string::npos;
+      }));
   EXPECT_EQ(unreachable_records, 1) << "an outage is logged once, not once per attempt";
 }
 
@@ -413,7 +429,7 @@ TEST(GpsdClientTest, UnroutableHostNeverBlocksTheLoop) {
         return false;
       },
       600);
-  EXPECT_LT(worst_gap_ns, 80 * base::kNsPerMs);
+  EXPECT_LT(worst_gap_ns, 250 * base::kNsPerMs);
   EXPECT_EQ(client.state(), FixState::kNoGpsd);
 }
 
