@@ -6,8 +6,8 @@
 // nothing blocks it: the socket is watched by a GSource and read (non-blocking) only when
 // readable; staleness is checked by a timer, so it is noticed even while gpsd sends nothing.
 // Connecting (name lookup and TCP connect inside libgps's gps_open, which are blocking) runs on a
-// GLib worker thread and its result comes back to the main context. Loopback connects or fail
-// (ECONNREFUSED) at once. With a remote host that drops packets, an attempt can take as long as
+// GLib worker thread and its result comes back to the main context. Loopback connects succeed or
+// fail (ECONNREFUSED) at once. With a remote host that drops packets, an attempt can take as long as
 // the kernel's TCP connect timeout (about two minutes with the default tcp_syn_retries); the main
 // loop keeps running meanwhile and the state stays kNoGpsd, but the next attempt waits for it.
 //
@@ -88,8 +88,8 @@ class GpsdClient {
   // The latest fix that had a position (kept across losses and disconnects: last known position).
   const std::optional<Fix>& last_fix() const { return last_fix_; }
   bool connected() const { return connection_ != nullptr; }
-  // Length of the latest period without gpsd that ended in a connection (monotonic clock); 0
-  // until the first reconnection.
+  // Length of the latest period without gpsd that ended in a connection (monotonic clock); for
+  // the first connection, the time since Start(). 0 until a connection is made.
   int64_t last_outage_ns() const { return last_outage_ns_; }
   // Reconnection attempts made since Start() (successful or not).
   int connect_attempts() const { return connect_attempts_; }
