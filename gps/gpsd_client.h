@@ -7,9 +7,9 @@
 // readable; staleness is checked by a timer, so it is noticed even while gpsd sends nothing.
 // Connecting (name lookup and TCP connect inside libgps's gps_open, which are blocking) runs on a
 // GLib worker thread and its result comes back to the main context. Loopback connects succeed or
-// fail (ECONNREFUSED) at once. With a remote host that drops packets, an attempt can take as long as
-// the kernel's TCP connect timeout (about two minutes with the default tcp_syn_retries); the main
-// loop keeps running meanwhile and the state stays kNoGpsd, but the next attempt waits for it.
+// fail (ECONNREFUSED) at once. With a remote host that drops packets, an attempt can take as long
+// as the kernel's TCP connect timeout (about two minutes with the default tcp_syn_retries); the
+// main loop keeps running meanwhile and the state stays kNoGpsd, but the next attempt waits for it.
 //
 // When gpsd goes away (EOF, read error, hang-up) or cannot be reached, the client reconnects by
 // itself with exponential back-off (reconnect_min_ms doubling up to reconnect_max_ms), logs the
