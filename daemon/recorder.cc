@@ -50,27 +50,46 @@ pipeline::CameraSpec ToCameraSpec(const CameraConfig& c) {
 }
 
 std::vector<std::string> OverlayLines(const Config& config, const std::string& camera,
-                                      const std::string& position_line) {
+                                      const std::vector<std::string>& status_lines) {
   std::string identity = config.device.plate + "  " + config.device.id + "  " + camera;
   if (!config.device.officers.empty()) {
     identity += "  警号 " + Join(config.device.officers, " ");
   }
-  return {identity, position_line};
+  std::vector<std::string> lines = {identity};
+  lines.insert(lines.end(), status_lines.begin(), status_lines.end());
+  return lines;
+}
+
+storage::TrackPoint ToTrackPoint(const gps::Fix& fix) {
+  storage::TrackPoint point;
+  point.utc_ns = fix.received_utc_ns;
+  point.gps_utc_ns = fix.gps_utc_ns;
+  point.latitude_deg = fix.latitude_deg;
+  point.longitude_deg = fix.longitude_deg;
+  point.altitude_m = fix.mode == gps::FixMode::k3D ? fix.altitude_m : storage::kTrackUnknown;
+  point.speed_mps = fix.speed_mps;
+  point.course_deg = fix.course_deg;
+  point.mode = fix.mode == gps::FixMode::k3D ? 3 : 2;
+  point.satellites_used = fix.satellites_used;
+  point.horizontal_error_m = fix.horizontal_error_m;
+  point.vertical_error_m = fix.vertical_error_m;
+  return point;
 }
 
 std::string CameraGraph(const Config& config, const CameraConfig& camera,
                         const pipeline::EncoderChoice& encoder, const std::string& aac_encoder) {
   pipeline::GraphOptions options;
   options.segment_ns = static_cast<int64_t>(config.segment_seconds) * base::kNsPerSecond;
-  options.overlay_lines = OverlayLines(config, camera.name, kNoFixLine);
+  options.overlay_lines = OverlayLines(config, camera.name, {kNoFixText});
   return pipeline::BuildGraphDescription(ToCameraSpec(camera), encoder, aac_encoder, options);
 }
 
 Recorder::Recorder(Config config, base::Env* env, base::Clock* clock)
-    : config_(std::move(config)), env_(env), clock_(clock), position_line_(kNoFixLine) {}
+    : config_(std::move(config)), env_(env), clock_(clock), status_lines_({kNoFixText}) {}
 
 Recorder::~Recorder() {
   if (tick_) g_source_remove(tick_);
+  position_.reset();
   if (stop_poll_) g_source_remove(stop_poll_);
   cameras_.clear();
   if (sealer_) sealer_->Stop();
@@ -133,6 +152,24 @@ base::Status Recorder::Open() {
         std::make_unique<pipeline::CameraPipeline>(spec, description, clock_, std::move(callbacks));
     cameras_.push_back(std::move(pipeline));
   }
+
+  PositionCallbacks position;
+  position.on_status_lines = [this](const std::vector<std::string>& lines) {
+    SetStatusLines(lines);
+  };
+  position.on_track_text = [this](const std::string& text) {
+    (void)text;  // TODO(merge): PushTrackText
+  };
+  position.on_position = [this](const gps::Fix& fix) {
+    sealer_->RecordTrackPoint(ToTrackPoint(fix));
+  };
+  position.on_event = [this](const std::string& kind, const std::string& detail) {
+    sealer_->RecordEvent({clock_->NowUtcNs(), kind, "", "", detail});
+  };
+  position.on_geofence = [this](const gps::GeofenceEvent& event) {
+    if (on_geofence_) on_geofence_(event);
+  };
+  position_ = std::make_unique<Position>(config_, clock_, kernel_clock_, std::move(position));
   return base::Status::Ok();
 }
 
@@ -157,10 +194,11 @@ std::string Recorder::NextSegmentPath(const std::string& camera, int64_t start_u
   }
 }
 
-void Recorder::SetPositionLine(const std::string& line) {
-  position_line_ = line;
+void Recorder::SetStatusLines(const std::vector<std::string>& lines) {
+  if (lines == status_lines_) return;  // once a second, mostly unchanged
+  status_lines_ = lines;
   for (auto& camera : cameras_) {
-    camera->SetOverlayLines(OverlayLines(config_, camera->name(), position_line_));
+    camera->SetOverlayLines(OverlayLines(config_, camera->name(), status_lines_));
   }
 }
 
@@ -193,6 +231,7 @@ void Recorder::Start() {
         new std::pair<Recorder*, storage::SealOutcome*>(this, copy), nullptr);
   });
   for (auto& camera : cameras_) camera->Start();
+  position_->Start();
   tick_ = g_timeout_add(kSyncPollMs, &Recorder::OnTick, this);
 }
 
@@ -217,7 +256,14 @@ void Recorder::OnSegmentClosed(const pipeline::SegmentClosed& closed) {
     names_given_.erase(closed.path);
   }
   if (!closed.complete && !env_->Exists(closed.path)) return;  // failed before writing anything
-  sealer_->Submit({closed.camera, rel, closed.start_utc_ns, /*recover=*/!closed.complete});
+  storage::SealRequest request{closed.camera, rel, closed.start_utc_ns,
+                               /*recover=*/!closed.complete};
+  // How far the segment's times can be trusted: the least trusted source and the largest clock
+  // offset seen while it was written (its end is about now).
+  gps::ClockSpan span = position_->ClockSpan(closed.start_utc_ns, clock_->NowUtcNs());
+  request.time_source = gps::TimeSourceName(span.worst_source);
+  request.clock_offset_ns = span.max_offset_ns;
+  sealer_->Submit(std::move(request));
 }
 
 void Recorder::OnSealed(const storage::SealOutcome& outcome) {
@@ -244,6 +290,7 @@ void Recorder::Stop(std::function<void()> done) {
   }
   cameras_stopping_ = static_cast<int>(cameras_.size());
   auto all_cameras_stopped = [this] {
+    position_->Stop();  // after the cameras, so that the last segments still get their fixes
     // The last seals are still on the worker: poll for it to be idle without blocking the loop.
     stop_poll_ = g_timeout_add(
         50,
@@ -280,6 +327,7 @@ void Recorder::Abandon() {
     g_source_remove(tick_);
     tick_ = 0;
   }
+  if (position_) position_->Stop();
   for (auto& camera : cameras_) camera->Abandon();
   sealer_->Abort();
 }

@@ -15,6 +15,7 @@
 #include "base/clock.h"
 #include "base/env.h"
 #include "daemon/config.h"
+#include "daemon/position.h"
 #include "pipeline/camera_pipeline.h"
 #include "storage/catalog.h"
 #include "storage/device_key.h"
@@ -26,11 +27,12 @@ namespace patrolrec::daemon {
 pipeline::CameraSpec ToCameraSpec(const CameraConfig& camera);
 
 // The overlay's bottom lines for a camera: identity (plate, device, camera, officers), then the
-// position line.
+// status lines (position; a time warning when the clock is unverified).
 std::vector<std::string> OverlayLines(const Config& config, const std::string& camera,
-                                      const std::string& position_line);
-// What the overlay's position line says until a position source feeds it.
-inline constexpr char kNoFixLine[] = "无GPS定位 NO GPS FIX";
+                                      const std::vector<std::string>& status_lines);
+
+// A fix as the track log keeps it.
+storage::TrackPoint ToTrackPoint(const gps::Fix& fix);
 
 // The GStreamer graph of one configured camera: what the recorder runs and what
 // `patrolrecd --print-pipelines` prints (so the benchmark can run the same graph bare).
@@ -57,8 +59,20 @@ class Recorder {
   // Drops everything at once without closing files, as a crash would (tests).
   void Abandon();
 
-  // The line under the identity line in every frame (position and speed, or "no GPS fix").
-  void SetPositionLine(const std::string& line);
+  // The lines under the identity line in every frame (position and speed or "no GPS fix", and
+  // the time warning). Position sets them once a second; tests may set them directly.
+  void SetStatusLines(const std::vector<std::string>& lines);
+
+  // Replaces how the kernel's clock synchronisation is read (tests). Before Open().
+  void set_kernel_clock_for_testing(std::function<gps::KernelClockState()> f) {
+    kernel_clock_ = std::move(f);
+  }
+  // Called on the main loop for every geofence entered or left.
+  void set_on_geofence(std::function<void(const gps::GeofenceEvent&)> f) {
+    on_geofence_ = std::move(f);
+  }
+  // Position, time trust and geofences (after Open()).
+  const Position& position() const { return *position_; }
 
   // Called on the main loop after each segment is sealed.
   void set_on_sealed(std::function<void(const storage::SegmentRecord&)> f) {
@@ -91,7 +105,10 @@ class Recorder {
   std::map<std::string, std::set<std::string>> open_files_;  // camera -> relative paths
   std::mutex name_mutex_;
   std::set<std::string> names_given_;  // paths handed out (streaming threads)
-  std::string position_line_;
+  std::vector<std::string> status_lines_;
+  std::function<gps::KernelClockState()> kernel_clock_ = gps::ReadKernelClockState;
+  std::unique_ptr<Position> position_;
+  std::function<void(const gps::GeofenceEvent&)> on_geofence_;
   guint tick_ = 0;
   guint stop_poll_ = 0;
   int cameras_stopping_ = 0;
