@@ -535,7 +535,8 @@ void ReadStorage(const Section& section, Errors& errors, Config* config) {
   reader.Int("segment_seconds", 2, 3600, &config->segment_seconds);
 }
 
-// "host:port", "[v6 address]:port" or "none".
+}  // namespace
+
 bool ParseGpsdAddress(const std::string& value, GpsConfig* gps) {
   if (value == "none") {
     gps->enabled = false;
@@ -556,6 +557,8 @@ bool ParseGpsdAddress(const std::string& value, GpsConfig* gps) {
   gps->port = port;
   return true;
 }
+
+namespace {
 
 void ReadGps(const Section& section, Errors& errors, GpsConfig* gps) {
   Reader reader(section, errors);

@@ -86,6 +86,10 @@ base::Result<Config> ParseConfig(const std::string& text, const std::string& fil
 // Reads `path` through `env` and parses it; a read error names the path and the errno.
 base::Result<Config> LoadConfig(base::Env& env, const std::string& path);
 
+// Reads a `gpsd =` value: "HOST:PORT", "[IPv6]:PORT" or "none" (which disables GPS). False,
+// leaving `gps` as it was, for anything else.
+bool ParseGpsdAddress(const std::string& value, GpsConfig* gps);
+
 // The configuration of `patrolrecd --demo`: device PR-DEMO-0001 with three test-pattern cameras
 // (road 1280x720, cabin-front 640x360 with a test tone, cabin-rear 640x360), all at 30 fps.
 Config DemoConfig(const std::string& data_dir, int segment_seconds);

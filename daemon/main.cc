@@ -23,14 +23,16 @@ using namespace patrolrec;
 
 constexpr char kUsage[] =
     "Usage: patrolrecd --demo [--duration SECONDS] [--data-dir DIR] [--segment-seconds N]\n"
+    "                         [--gpsd HOST:PORT]\n"
     "       patrolrecd --config FILE [--duration SECONDS]\n"
     "       patrolrecd --check-config FILE\n"
-    "       patrolrecd (--demo | --config FILE) --print-pipelines\n"
+    "       patrolrecd (--demo | --config FILE) --print-pipelines | --print-config\n"
     "       patrolrecd (--demo | --config FILE) --recover-only\n"
     "\n"
     "Records every camera into sealed (SHA-256, hash-chained, Ed25519-signed) fragmented-MP4\n"
     "segments, catalogued in DATA_DIR/catalog.sqlite. After a crash or power cut the next start\n"
-    "recovers interrupted segments before recording again.\n"
+    "recovers interrupted segments before recording again. Position, speed and the clock check\n"
+    "come from gpsd; each segment carries its GPS track (a .gpx file and a timed-text track).\n"
     "\n"
     "  --demo                three synthetic cameras (road 1280x720, cabin-front with a test\n"
     "                        tone, cabin-rear), no hardware or configuration needed\n"
@@ -38,8 +40,11 @@ constexpr char kUsage[] =
     "  --check-config FILE   parse FILE, print what it configures or its errors, and exit\n"
     "  --data-dir DIR        where recordings go (demo default: ./demo-data)\n"
     "  --segment-seconds N   segment length (demo default: 60)\n"
+    "  --gpsd HOST:PORT      where gpsd listens, or 'none' (overrides [gps] gpsd; default\n"
+    "                        127.0.0.1:2947)\n"
     "  --duration SECONDS    stop by itself after this long (default: until SIGINT/SIGTERM)\n"
     "  --print-pipelines     print each camera's GStreamer graph and exit\n"
+    "  --print-config        print the configuration in effect (options applied) and exit\n"
     "  --quiet               no line per sealed segment on stdout\n"
     "  --verbose             log every state change to stderr too (under systemd every record\n"
     "                        goes to the journal whatever this says)\n"
@@ -58,6 +63,8 @@ struct Options {
   int segment_seconds = 0;
   double duration_s = 0;
   bool print_pipelines = false;
+  bool print_config = false;
+  std::string gpsd;
   bool quiet = false;
   bool recover_only = false;
   bool verbose = false;
@@ -111,6 +118,15 @@ int main(int argc, char** argv) {
       options.demo = true;
     } else if (arg == "--print-pipelines") {
       options.print_pipelines = true;
+    } else if (arg == "--print-config") {
+      options.print_config = true;
+    } else if (arg == "--gpsd") {
+      const char* v = value();
+      daemon::GpsConfig check;
+      if (!v || !daemon::ParseGpsdAddress(v, &check)) {
+        return UsageError("--gpsd needs HOST:PORT, e.g. 127.0.0.1:2947, or none");
+      }
+      options.gpsd = v;
     } else if (arg == "--quiet") {
       options.quiet = true;
     } else if (arg == "--verbose") {
@@ -158,6 +174,19 @@ int main(int argc, char** argv) {
       std::printf("  camera %s: %s %dx%d@%d\n", c.name.c_str(), daemon::SourceKindName(c.source),
                   c.width, c.height, c.framerate);
     }
+    if (loaded->gps.enabled) {
+      std::printf("  gpsd at %s:%s\n", loaded->gps.host.c_str(), loaded->gps.port.c_str());
+    } else {
+      std::printf("  no GPS (gpsd = none)\n");
+    }
+    for (const auto& fence : loaded->geofences) {
+      std::string shape =
+          fence.circle_center
+              ? "circle of " + std::to_string(static_cast<int>(fence.circle_radius_m)) + " m"
+              : std::to_string(fence.polygon.size()) + "-vertex polygon";
+      std::printf("  geofence %s: %s, %s\n", fence.name.c_str(), gps::GeofenceKindName(fence.kind),
+                  shape.c_str());
+    }
     return 0;
   }
   if (options.demo == !options.config_path.empty()) {
@@ -176,11 +205,17 @@ int main(int argc, char** argv) {
     if (!options.data_dir.empty()) config.data_dir = options.data_dir;
     if (options.segment_seconds) config.segment_seconds = options.segment_seconds;
   }
+  if (!options.gpsd.empty()) daemon::ParseGpsdAddress(options.gpsd, &config.gps);
   if (config.data_dir.front() != '/') {
     if (char* cwd = g_get_current_dir()) {
       config.data_dir = std::string(cwd) + "/" + config.data_dir;
       g_free(cwd);
     }
+  }
+
+  if (options.print_config) {
+    std::fputs(daemon::FormatConfig(config).c_str(), stdout);
+    return 0;
   }
 
   // Overlays show local time; GStreamer's clockoverlay reads it through TZ.
@@ -238,10 +273,14 @@ int main(int argc, char** argv) {
 
   if (!options.quiet) {
     recorder.set_on_sealed([](const storage::SegmentRecord& r) {
-      std::printf("%-8s %-12s #%-4lld %6.2f s %5lld frames %9s  %s  sha256 %.16s…\n",
+      std::string time = r.time_source;
+      if (r.clock_offset_ns) time += " " + gps::FormatOffset(*r.clock_offset_ns);
+      std::printf("%-8s %-12s #%-4lld %6.2f s %5lld frames %9s  %3lld fixes  time %-11s %s  "
+                  "sha256 %.16s…\n",
                   storage::SegmentStateName(r.state), r.camera.c_str(),
                   static_cast<long long>(r.sequence), r.duration_ns / 1e9,
-                  static_cast<long long>(r.frames), Mib(r.bytes).c_str(), r.file.c_str(),
+                  static_cast<long long>(r.frames), Mib(r.bytes).c_str(),
+                  static_cast<long long>(r.track_points), time.c_str(), r.file.c_str(),
                   r.sha256_hex.c_str());
       std::fflush(stdout);
     });
