@@ -202,6 +202,10 @@ gboolean Recorder::OnTick(gpointer self) {
 }
 
 void Recorder::Tick() {
+  // The position track: one line a second per camera (a line is valid for one second).
+  if (++ticks_ % (1000 / kSyncPollMs) == 1) {
+    for (auto& camera : cameras_) camera->PushTrackText(position_line_);
+  }
   // Push what GStreamer has written so far to the disk (the sealer skips files that did not
   // grow), so that a power cut loses about a second per camera and not a whole segment.
   for (const auto& [camera, files] : open_files_) {

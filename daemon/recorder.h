@@ -57,7 +57,8 @@ class Recorder {
   // Drops everything at once without closing files, as a crash would (tests).
   void Abandon();
 
-  // The line under the identity line in every frame (position and speed, or "no GPS fix").
+  // The line under the identity line in every frame (position and speed, or "no GPS fix"); also
+  // written once a second into every camera's timed-text track.
   void SetPositionLine(const std::string& line);
 
   // Called on the main loop after each segment is sealed.
@@ -93,6 +94,7 @@ class Recorder {
   std::set<std::string> names_given_;  // paths handed out (streaming threads)
   std::string position_line_;
   guint tick_ = 0;
+  int ticks_ = 0;
   guint stop_poll_ = 0;
   int cameras_stopping_ = 0;
   std::function<void()> stop_done_;
