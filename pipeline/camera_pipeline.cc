@@ -103,8 +103,10 @@ void CameraPipeline::Start() {
     gst_object_unref(pad);
     // Keyframes leaving the queue for splitmuxsink drive the text track (timed_text.h).
     pad = gst_element_get_static_pad(queue, "src");
-    gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, &CameraPipeline::OnVideoToMuxer, this,
-                      nullptr);
+    gst_pad_add_probe(pad,
+                      static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BUFFER |
+                                                   GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+                      &CameraPipeline::OnVideoToMuxer, this, nullptr);
     gst_object_unref(pad);
     gst_object_unref(queue);
   }
@@ -115,6 +117,7 @@ void CameraPipeline::Start() {
   ApplyOverlay();
 
   frames_seen_ = 0;
+  video_end_running_time_ = GST_CLOCK_TIME_NONE;
   started_monotonic_ns_ = clock_->MonotonicNs();
   last_frame_monotonic_ns_ = started_monotonic_ns_;
   SetState(CameraState::kStarting);
@@ -257,11 +260,16 @@ GstPadProbeReturn CameraPipeline::OnVideoBuffer(GstPad*, GstPadProbeInfo*, gpoin
 
 GstPadProbeReturn CameraPipeline::OnVideoToMuxer(GstPad* pad, GstPadProbeInfo* info,
                                                  gpointer self) {
-  GstBuffer* buffer = GST_PAD_PROBE_INFO_BUFFER(info);
-  if (!buffer || GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_DELTA_UNIT) ||
-      !GST_BUFFER_PTS_IS_VALID(buffer)) {
+  auto* camera = static_cast<CameraPipeline*>(self);
+  if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+    // The video ended by itself: so must the text, or splitmuxsink never finalises the file.
+    if (GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) == GST_EVENT_EOS) {
+      camera->track_.EndOfStream(camera->video_end_running_time_.load());
+    }
     return GST_PAD_PROBE_OK;
   }
+  GstBuffer* buffer = GST_PAD_PROBE_INFO_BUFFER(info);
+  if (!buffer || !GST_BUFFER_PTS_IS_VALID(buffer)) return GST_PAD_PROBE_OK;
   // Encoders shift their output segment (x264enc by 1000 h), so a PTS is not a running time.
   GstEvent* event = gst_pad_get_sticky_event(pad, GST_EVENT_SEGMENT, 0);
   if (!event) return GST_PAD_PROBE_OK;
@@ -270,7 +278,13 @@ GstPadProbeReturn CameraPipeline::OnVideoToMuxer(GstPad* pad, GstPadProbeInfo* i
   const GstClockTime running_time =
       gst_segment_to_running_time(segment, GST_FORMAT_TIME, GST_BUFFER_PTS(buffer));
   gst_event_unref(event);
-  static_cast<CameraPipeline*>(self)->track_.OnKeyframe(running_time);
+  if (!GST_CLOCK_TIME_IS_VALID(running_time)) return GST_PAD_PROBE_OK;
+  const GstClockTime duration =
+      GST_BUFFER_DURATION_IS_VALID(buffer) ? GST_BUFFER_DURATION(buffer) : 0;
+  camera->video_end_running_time_.store(running_time + duration);
+  if (!GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_DELTA_UNIT)) {
+    camera->track_.OnKeyframe(running_time);
+  }
   return GST_PAD_PROBE_OK;
 }
 

@@ -131,6 +131,8 @@ class CameraPipeline {
 
   std::atomic<uint64_t> frames_seen_{0};
   std::atomic<int64_t> last_frame_monotonic_ns_{0};
+  // Running time just past the last video frame sent to splitmuxsink (its streaming thread).
+  std::atomic<uint64_t> video_end_running_time_{GST_CLOCK_TIME_NONE};
 };
 
 }  // namespace patrolrec::pipeline

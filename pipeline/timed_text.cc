@@ -61,6 +61,15 @@ void TimedTextTrack::Flush(GstClockTime end_running_time) {
   if (end_running_time > cursor_) EmitUntilLocked(end_running_time);
 }
 
+void TimedTextTrack::EndOfStream(GstClockTime end_running_time) {
+  std::lock_guard lock(mutex_);
+  if (!appsrc_) return;
+  if (started_ && GST_CLOCK_TIME_IS_VALID(end_running_time) && end_running_time > cursor_) {
+    EmitUntilLocked(end_running_time);
+  }
+  gst_app_src_end_of_stream(GST_APP_SRC(appsrc_));
+}
+
 uint64_t TimedTextTrack::cues_pushed() const {
   std::lock_guard lock(mutex_);
   return cues_pushed_;

@@ -50,6 +50,10 @@ class TimedTextTrack {
   void OnKeyframe(GstClockTime running_time);
   // Stop: pushes the cue still held back, ending at `end_running_time` (before EOS is sent).
   void Flush(GstClockTime end_running_time);
+  // The video has ended its stream (a replayed clip at its end, an RTSP camera gone): flushes
+  // up to `end_running_time` and ends the text stream too. splitmuxsink finalises its file and
+  // the pipeline posts EOS only when every input has ended.
+  void EndOfStream(GstClockTime end_running_time);
 
   uint64_t cues_pushed() const;
 
