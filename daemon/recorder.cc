@@ -158,7 +158,7 @@ base::Status Recorder::Open() {
     SetStatusLines(lines);
   };
   position.on_track_text = [this](const std::string& text) {
-    (void)text;  // TODO(merge): PushTrackText
+    for (auto& camera : cameras_) camera->PushTrackText(text);
   };
   position.on_position = [this](const gps::Fix& fix) {
     sealer_->RecordTrackPoint(ToTrackPoint(fix));

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include <glib.h>
+
 #include "base/log.h"
 
 namespace patrolrec::pipeline {
@@ -99,11 +101,23 @@ void CameraPipeline::Start() {
     gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, &CameraPipeline::OnVideoBuffer, this,
                       nullptr);
     gst_object_unref(pad);
+    // Keyframes leaving the queue for splitmuxsink drive the text track (timed_text.h).
+    pad = gst_element_get_static_pad(queue, "src");
+    gst_pad_add_probe(pad,
+                      static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BUFFER |
+                                                   GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+                      &CameraPipeline::OnVideoToMuxer, this, nullptr);
+    gst_object_unref(pad);
     gst_object_unref(queue);
+  }
+  if (GstElement* track = gst_bin_get_by_name(GST_BIN(pipeline_), "track")) {
+    track_.Attach(track);
+    gst_object_unref(track);
   }
   ApplyOverlay();
 
   frames_seen_ = 0;
+  video_end_running_time_ = GST_CLOCK_TIME_NONE;
   started_monotonic_ns_ = clock_->MonotonicNs();
   last_frame_monotonic_ns_ = started_monotonic_ns_;
   SetState(CameraState::kStarting);
@@ -134,6 +148,8 @@ void CameraPipeline::Stop(int timeout_ms, std::function<void()> done) {
     return;
   }
   SetState(CameraState::kStopping);
+  // The cue the text track still holds back ends now, before the sources end their streams.
+  track_.Flush(CurrentRunningTime());
   // EOS through the sources lets every element drain, and splitmuxsink finalise the last file.
   gst_element_send_event(pipeline_, gst_event_new_eos());
   stop_timer_ = g_timeout_add(static_cast<guint>(timeout_ms), &CameraPipeline::OnStopTimeout, this);
@@ -179,10 +195,11 @@ void CameraPipeline::TearDown(bool report_open_file) {
     bus_watch_ = 0;
   }
   if (pipeline_) {
-    gst_element_set_state(pipeline_, GST_STATE_NULL);
+    gst_element_set_state(pipeline_, GST_STATE_NULL);  // joins the streaming threads
     gst_object_unref(pipeline_);
     pipeline_ = nullptr;
   }
+  track_.Attach(nullptr);
   std::vector<std::pair<SegmentOpened, bool>> files = files_.TakeAll();
   if (!report_open_file || !callbacks_.on_segment_closed) return;
   for (const auto& [file, finalised] : files) {
@@ -239,6 +256,45 @@ GstPadProbeReturn CameraPipeline::OnVideoBuffer(GstPad*, GstPadProbeInfo*, gpoin
   camera->frames_seen_.fetch_add(1, std::memory_order_relaxed);
   camera->last_frame_monotonic_ns_.store(camera->clock_->MonotonicNs(), std::memory_order_relaxed);
   return GST_PAD_PROBE_OK;
+}
+
+GstPadProbeReturn CameraPipeline::OnVideoToMuxer(GstPad* pad, GstPadProbeInfo* info,
+                                                 gpointer self) {
+  auto* camera = static_cast<CameraPipeline*>(self);
+  if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+    // The video ended by itself: so must the text, or splitmuxsink never finalises the file.
+    if (GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) == GST_EVENT_EOS) {
+      camera->track_.EndOfStream(camera->video_end_running_time_.load());
+    }
+    return GST_PAD_PROBE_OK;
+  }
+  GstBuffer* buffer = GST_PAD_PROBE_INFO_BUFFER(info);
+  if (!buffer || !GST_BUFFER_PTS_IS_VALID(buffer)) return GST_PAD_PROBE_OK;
+  // Encoders shift their output segment (x264enc by 1000 h), so a PTS is not a running time.
+  GstEvent* event = gst_pad_get_sticky_event(pad, GST_EVENT_SEGMENT, 0);
+  if (!event) return GST_PAD_PROBE_OK;
+  const GstSegment* segment = nullptr;
+  gst_event_parse_segment(event, &segment);
+  const GstClockTime running_time =
+      gst_segment_to_running_time(segment, GST_FORMAT_TIME, GST_BUFFER_PTS(buffer));
+  gst_event_unref(event);
+  if (!GST_CLOCK_TIME_IS_VALID(running_time)) return GST_PAD_PROBE_OK;
+  const GstClockTime duration =
+      GST_BUFFER_DURATION_IS_VALID(buffer) ? GST_BUFFER_DURATION(buffer) : 0;
+  camera->video_end_running_time_.store(running_time + duration);
+  if (!GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_DELTA_UNIT)) {
+    camera->track_.OnKeyframe(running_time);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+GstClockTime CameraPipeline::CurrentRunningTime() {
+  GstClock* clock = pipeline_ ? gst_element_get_clock(pipeline_) : nullptr;
+  if (!clock) return GST_CLOCK_TIME_NONE;  // not playing yet
+  const GstClockTime now = gst_clock_get_time(clock);
+  gst_object_unref(clock);
+  const GstClockTime base_time = gst_element_get_base_time(pipeline_);
+  return now >= base_time ? now - base_time : GST_CLOCK_TIME_NONE;
 }
 
 int64_t CameraPipeline::RunningTimeToUtc(GstClockTime running_time) {
@@ -355,6 +411,23 @@ void CameraPipeline::ApplyOverlay() {
     g_object_set(info, "text", overlay_markup_.c_str(), nullptr);
     gst_object_unref(info);
   }
+}
+
+void CameraPipeline::PushTrackText(const std::string& text) {
+  if (!pipeline_ || (state_ != CameraState::kStarting && state_ != CameraState::kRecording)) {
+    return;
+  }
+  // tx3g carries UTF-8 with a 16-bit length; a position line is a few dozen bytes.
+  constexpr size_t kMaxBytes = 1024;
+  gchar* valid = g_utf8_make_valid(text.c_str(), static_cast<gssize>(text.size()));
+  std::string line = valid;
+  g_free(valid);
+  if (line.size() > kMaxBytes) {
+    const gchar* end = line.c_str() + kMaxBytes;
+    g_utf8_validate(line.c_str(), static_cast<gssize>(kMaxBytes), &end);  // whole characters
+    line.resize(static_cast<size_t>(end - line.c_str()));
+  }
+  track_.Push(line, CurrentRunningTime());
 }
 
 void CameraPipeline::InjectSourceErrorForTesting(const std::string& message) {

@@ -19,6 +19,7 @@
 #include "pipeline/camera_spec.h"
 #include "pipeline/graph.h"
 #include "pipeline/segment_order.h"
+#include "pipeline/timed_text.h"
 
 namespace patrolrec::pipeline {
 
@@ -73,6 +74,14 @@ class CameraPipeline {
   // restarts.
   void SetOverlayLines(const std::vector<std::string>& lines);
 
+  // One line of the timed-text (subtitle) track, e.g. "41.72345N 125.93012E 42 km/h 3D
+  // 2026-11-29T01:02:03Z", valid from now for one second or until the next line. Meant to be
+  // called once a second; never blocks; a no-op when the pipeline is not running or its graph
+  // has no text track. Invalid UTF-8 is repaired, and a line is cut at 1024 bytes.
+  void PushTrackText(const std::string& text);
+  // Cue samples handed to the text track since the last (re)start (tests).
+  uint64_t track_cues_pushed() const { return track_.cues_pushed(); }
+
   // Posts an error from the source element, exactly as a failing device would (tests).
   void InjectSourceErrorForTesting(const std::string& message);
 
@@ -83,6 +92,7 @@ class CameraPipeline {
   static gchar* OnFormatLocation(GstElement* split, guint fragment_id, GstSample* first_sample,
                                  gpointer self);
   static GstPadProbeReturn OnVideoBuffer(GstPad* pad, GstPadProbeInfo* info, gpointer self);
+  static GstPadProbeReturn OnVideoToMuxer(GstPad* pad, GstPadProbeInfo* info, gpointer self);
   static gboolean OnWatchdog(gpointer self);
   static gboolean OnRetry(gpointer self);
   static gboolean OnStopTimeout(gpointer self);
@@ -95,6 +105,7 @@ class CameraPipeline {
   void SetState(CameraState state);
   void ApplyOverlay();
   int64_t RunningTimeToUtc(GstClockTime running_time);
+  GstClockTime CurrentRunningTime();
 
   CameraSpec spec_;
   std::string description_;
@@ -113,11 +124,15 @@ class CameraPipeline {
   std::function<void()> stop_done_;
   std::string overlay_markup_;  // empty until SetOverlayLines: the graph's own text stands
 
+  TimedTextTrack track_;  // attached to the pipeline's "track" appsrc while it exists
+
   // Files handed to splitmuxsink (from a streaming thread) and not yet reported closed.
   SegmentOrder files_;
 
   std::atomic<uint64_t> frames_seen_{0};
   std::atomic<int64_t> last_frame_monotonic_ns_{0};
+  // Running time just past the last video frame sent to splitmuxsink (its streaming thread).
+  std::atomic<uint64_t> video_end_running_time_{GST_CLOCK_TIME_NONE};
 };
 
 }  // namespace patrolrec::pipeline

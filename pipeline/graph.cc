@@ -103,6 +103,16 @@ std::string BuildGraphDescription(const CameraSpec& spec, const EncoderChoice& e
     d += " ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 ! " + aac_encoder +
          " ! queue name=aq ! split.audio_0";
   }
+  if (options.text_track) {
+    // The position track. Timestamps are set by the application (pipeline/timed_text.h) from
+    // running time, not by do-timestamp: cues must follow the video's keyframes to keep the
+    // video flowing and each file's text aligned with its first frame. Pushing never blocks the
+    // main loop: block=false, and a bounded queue that drops the oldest cue if the pipeline has
+    // stopped taking them (it then is stalled, which the watchdog reports).
+    d += " appsrc name=track is-live=true format=time do-timestamp=false block=false"
+         " max-bytes=65536 leaky-type=downstream caps=\"text/x-raw,format=utf8\""
+         " ! split.subtitle_0";
+  }
   // async-finalize: the finished file is closed while the next one already records, so segments
   // meet without a gap. mp4mux with fragment-duration writes moof+mdat fragments that survive a
   // crash; filesink unbuffered hands each fragment to the kernel at once instead of holding up

@@ -4,6 +4,10 @@
 //   "src"   the video source          "clock" clockoverlay (local date and time)
 //   "info"  textoverlay (identity and position lines, set by the application)
 //   "split" splitmuxsink (fragmented MP4 segments)
+//   "track" appsrc of the timed-text (subtitle) track with the position line; the application
+//           must feed it (pipeline/timed_text.h): under bare gst-launch-1.0 nothing does, and
+//           splitmuxsink would hold the video back waiting for text. bench/cpu-per-camera
+//           therefore replaces this one branch (`appsrc name=track ... ! split.subtitle_0`).
 #pragma once
 
 #include <cstdint>
@@ -29,6 +33,8 @@ struct GraphOptions {
   // Only for gst-launch (the benchmark): a printf pattern for the files, e.g. "/tmp/x%05d.mp4".
   // The recorder names files itself through the "format-location-full" signal instead.
   std::string location_pattern;
+  // A timed-text (tx3g subtitle) track in every segment, fed through the "track" appsrc.
+  bool text_track = true;
 };
 
 std::string BuildGraphDescription(const CameraSpec& spec, const EncoderChoice& encoder,

@@ -661,5 +661,113 @@ TEST_F(Mp4Test, VideoDurationDoesNotOverflowOnHugeTickCounts) {
   EXPECT_EQ(inspection.video_duration_ns(), int64_t{100'000} * 1'000'000'000);
 }
 
+
+// Segments carry a third track, the position as timed text (tx3g, handler "sbtl"), written by
+// mp4mux in its own moof+mdat pairs between the video's. The clip is made like the others, with
+// the text from an SRT file of one cue a second.
+class Mp4TextTrackTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    clip_dir_ = new testing::TempDir();
+    std::string srt;
+    for (int i = 0; i < kClipSeconds; ++i) {
+      srt += std::to_string(i + 1) + "\n00:00:0" + std::to_string(i) + ",000 --> 00:00:0" +
+             std::to_string(i) + ",900\nline " + std::to_string(i + 1) + "\n\n";
+    }
+    const std::string cues = clip_dir_->path() + "/cues.srt";
+    std::ofstream(cues) << srt;
+    const std::string path = clip_dir_->path() + "/avt.mp4";
+    const std::string frames = std::to_string(kClipSeconds * kFramesPerSecond);
+    const std::string audio_buffers = std::to_string(kClipSeconds * 44100 / 1024);
+    testing::CommandResult r = testing::RunCommand(
+        {"gst-launch-1.0", "-q", "-e", "videotestsrc", "num-buffers=" + frames, "pattern=ball",
+         "!", "video/x-raw,width=320,height=180,framerate=30/1", "!", "videoconvert", "!",
+         "video/x-raw,format=I420", "!", "x264enc", "speed-preset=ultrafast", "tune=zerolatency",
+         "key-int-max=15", "!", "h264parse", "!", "queue", "!", "mux.video_0", "audiotestsrc",
+         "num-buffers=" + audio_buffers, "samplesperbuffer=1024", "!",
+         "audio/x-raw,rate=44100,channels=1", "!", "audioconvert", "!", "avenc_aac", "!", "queue",
+         "!", "mux.audio_0", "filesrc", "location=" + cues, "!", "subparse", "!",
+         "text/x-raw,format=utf8", "!", "queue", "!", "mux.subtitle_0", "mp4mux", "name=mux",
+         "fragment-duration=1000", "!", "filesink", "location=" + path});
+    if (r.exit_code == 0) clip_ = path;
+  }
+  static void TearDownTestSuite() {
+    delete clip_dir_;
+    clip_dir_ = nullptr;
+  }
+  void SetUp() override { ASSERT_FALSE(clip_.empty()) << "gst-launch-1.0 could not make the clip"; }
+
+  static int CuesByFfmpeg(const std::string& path) {
+    testing::CommandResult r = testing::RunCommand(
+        {"ffmpeg", "-v", "error", "-i", path, "-map", "0:s:0", "-f", "srt", "-"});
+    if (r.exit_code != 0) return -1;
+    int cues = 0;
+    for (size_t pos = 0; (pos = r.output.find("line ", pos)) != std::string::npos; ++pos) ++cues;
+    return cues;
+  }
+
+  static testing::TempDir* clip_dir_;
+  static std::string clip_;
+  Env& env_ = *Env::Default();
+  testing::TempDir dir_;
+};
+
+testing::TempDir* Mp4TextTrackTest::clip_dir_ = nullptr;
+std::string Mp4TextTrackTest::clip_;
+
+TEST_F(Mp4TextTrackTest, FramesAndDurationAreTheVideoTracksWithATextTrackPresent) {
+  base::Result<Mp4Inspection> inspection = InspectMp4(env_, clip_);
+  ASSERT_TRUE(inspection.ok()) << inspection.message();
+  EXPECT_FALSE(inspection->truncated);
+  ASSERT_EQ(inspection->tracks.size(), 3u);
+  EXPECT_EQ(inspection->video_frames(), kClipSeconds * kFramesPerSecond);
+  EXPECT_NEAR(inspection->video_duration_ns(), kClipSeconds * int64_t{1'000'000'000}, kFrameNs);
+  const Mp4Track* text = FindTrack(*inspection, "sbtl");
+  ASSERT_NE(text, nullptr);
+  // One cue a second and the empty samples between cues.
+  EXPECT_GE(text->samples, static_cast<uint64_t>(kClipSeconds));
+  EXPECT_EQ(CuesByFfmpeg(clip_), kClipSeconds);
+}
+
+TEST_F(Mp4TextTrackTest, TornTailInAnyTrackIsCutAndTheFilePlaysWithItsText) {
+  const std::string clip = ReadAll(clip_);
+  const std::vector<TopLevelBox> boxes = ListTopLevelBoxes(clip);
+  // Cut inside the moof and inside the mdat of every fragment after the first two, whichever
+  // track it belongs to: the text's small fragments and the video's large ones alike.
+  std::vector<uint64_t> cuts;
+  int moofs = 0;
+  for (size_t i = 0; i + 1 < boxes.size(); ++i) {
+    if (boxes[i].type != "moof" || ++moofs < 3) continue;
+    cuts.push_back(boxes[i].offset + (boxes[i].end - boxes[i].offset) / 2);
+    cuts.push_back(boxes[i + 1].offset + (boxes[i + 1].end - boxes[i + 1].offset) / 2);
+  }
+  ASSERT_GE(cuts.size(), 8u);
+  std::set<uint64_t> box_ends;
+  for (const TopLevelBox& box : boxes) box_ends.insert(box.end);
+  int64_t previous_frames = 0;
+  int previous_cues = 0;
+  for (uint64_t cut : cuts) {
+    SCOPED_TRACE("cut at " + std::to_string(cut));
+    const std::string path = dir_ / "torn.mp4";
+    WriteAll(path, clip.substr(0, cut));
+    base::Result<Mp4Inspection> recovered = TruncateToCompleteFragments(env_, path);
+    ASSERT_TRUE(recovered.ok()) << recovered.message();
+    EXPECT_FALSE(recovered->truncated);
+    EXPECT_TRUE(box_ends.count(recovered->complete_bytes));
+    EXPECT_EQ(std::filesystem::file_size(path), recovered->complete_bytes);
+    EXPECT_GE(recovered->video_frames(), previous_frames);
+    EXPECT_EQ(FfprobeFrames(path, "v"), recovered->video_frames());
+    const int cues = CuesByFfmpeg(path);
+    EXPECT_GE(cues, previous_cues);
+    EXPECT_LE(cues, kClipSeconds);
+    const Mp4Track* text = FindTrack(*recovered, "sbtl");
+    ASSERT_NE(text, nullptr);
+    EXPECT_LE(static_cast<uint64_t>(cues), text->samples);
+    previous_frames = recovered->video_frames();
+    previous_cues = cues;
+  }
+  EXPECT_GT(previous_cues, 0);
+}
+
 }  // namespace
 }  // namespace patrolrec::storage
