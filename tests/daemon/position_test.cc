@@ -5,10 +5,15 @@
 #include "daemon/position.h"
 
 #include <gmock/gmock.h>
+#include <gst/gst.h>
 #include <gtest/gtest.h>
 
+#include <climits>
+#include <cstdlib>
 #include <sstream>
 
+#include "daemon/recorder.h"
+#include "storage/catalog.h"
 #include "tests/gpsfake_util.h"
 #include "tests/nmea_test_util.h"
 #include "tests/recorder_test_util.h"
@@ -316,6 +321,90 @@ TEST(PositionTest, ClockInStepWithGpsIsVerified) {
   EXPECT_TRUE(seen.Has("clock-verified"));
   ASSERT_FALSE(seen.status.empty());
   EXPECT_EQ(seen.status.back().size(), 1u);  // no warning line
+}
+
+}  // namespace
+}  // namespace patrolrec::daemon
+
+namespace patrolrec::daemon {
+namespace {
+
+// The whole path, with real pipelines: fixes from gpsd become each segment's track (catalog rows,
+// the .gpx beside the segment, covered by the seal, and the MP4's timed-text track), and each seal
+// says which source vouched for its time.
+TEST(PositionRecorderTest, SegmentsCarryTheirTrackAsGpxAndTextTrackAndTheirTimeSource) {
+  gst_init(nullptr, nullptr);
+  GpsFake gpsd;
+  testing::NmeaEpoch first;
+  first.utc_ns = base::Clock::System()->NowUtcNs();
+  first.latitude_deg = 41.72;
+  first.longitude_deg = 125.93;
+  first.speed_mps = 10;
+  std::vector<std::string> chunks;
+  for (const auto& epoch : testing::NmeaTrack(first, 60, kS, 0.0001)) {
+    chunks.push_back(testing::NmeaCycle(epoch));
+  }
+  ASSERT_TRUE(gpsd.Start(chunks, 1.0)) << gpsd.error();
+
+  testing::TempDir dir;
+  Config config = DriveConfig(gpsd);
+  config.data_dir = dir.path();
+  config.segment_seconds = 3;
+  config.cameras = {testing::TestCamera("road", "ball", false)};
+  // GPS time arrives about 1.5 s late from gpsfake (see PlayLiveFixes): a 5 s limit keeps this
+  // test about the track, not the clock.
+  config.gps.max_clock_offset_ms = 5000;
+  Recorder recorder(config, base::Env::Default(), base::Clock::System());
+  ASSERT_TRUE(recorder.Open().ok());
+  recorder.Start();
+  ASSERT_TRUE(testing::RunLoopUntil(
+      [&] { return recorder.position().state() == gps::FixState::k3D; }, 15.0));
+  testing::RunLoopFor(7.0);
+  bool stopped = false;
+  recorder.Stop([&] { stopped = true; });
+  ASSERT_TRUE(testing::RunLoopUntil([&] { return stopped; }, 20.0));
+  ASSERT_EQ(recorder.seal_failures(), 0);
+
+  auto segments = testing::SegmentsByCamera(dir.path())["road"];
+  ASSERT_GE(segments.size(), 3u);
+  // The last two segments were recorded wholly with fixes arriving.
+  for (size_t i = segments.size() - 2; i < segments.size(); ++i) {
+    const storage::SegmentRecord& s = segments[i];
+    SCOPED_TRACE(s.file);
+    EXPECT_EQ(s.time_source, "gps");
+    ASSERT_TRUE(s.clock_offset_ns);
+    EXPECT_LT(std::llabs(*s.clock_offset_ns), 5 * kS);
+    // About one fix a second of the segment.
+    EXPECT_GE(s.track_points, static_cast<int64_t>(s.duration_ns / kS) - 1);
+    EXPECT_EQ(s.track_file, s.file + ".gpx");
+    auto gpx = base::Env::Default()->ReadFile(dir.path() + "/" + s.track_file);
+    ASSERT_TRUE(gpx.ok());
+    EXPECT_THAT(*gpx, HasSubstr("<trkpt lat=\"41.72"));
+    EXPECT_THAT(*gpx, HasSubstr("lon=\"125.93"));
+    // The text track holds the position second by second.
+    testing::CommandResult cues =
+        testing::RunCommand({"ffmpeg", "-v", "error", "-i", dir.path() + "/" + s.file, "-map",
+                             "0:s:0", "-f", "srt", "-"});
+    EXPECT_EQ(cues.exit_code, 0) << cues.output;
+    EXPECT_THAT(cues.output, HasSubstr("41.72")) << cues.output;
+  }
+  // The verifier checks the tracks with the rest.
+  testing::CommandResult verify =
+      testing::RunCommand({testing::BinaryPath("patrolrec-verify"), dir.path()});
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+  EXPECT_THAT(verify.output, HasSubstr("track points"));
+
+  // Every fix also went to the catalog's track log, and the GPS events to its event log.
+  auto catalog = storage::Catalog::OpenReadOnly(dir.path() + "/catalog.sqlite");
+  ASSERT_TRUE(catalog.ok()) << catalog.message();
+  auto points = (*catalog)->TrackPoints(0, INT64_MAX);
+  ASSERT_TRUE(points.ok());
+  EXPECT_GE(points->size(), 6u);
+  auto events = (*catalog)->Events();
+  ASSERT_TRUE(events.ok());
+  bool connected = false;
+  for (const auto& e : *events) connected = connected || e.kind == "gpsd-connected";
+  EXPECT_TRUE(connected);
 }
 
 }  // namespace
