@@ -69,6 +69,21 @@ std::vector<std::string> DriveChunks() {
   return chunks;
 }
 
+// `count` receiver cycles one second apart near Tonghua, GPS times from now, moving north by
+// `step_deg` a second at `speed_mps`: gpsfake chunks.
+std::vector<std::string> LiveChunks(int count, double step_deg = 0.00001, double speed_mps = 0) {
+  testing::NmeaEpoch first;
+  first.utc_ns = base::Clock::System()->NowUtcNs();
+  first.latitude_deg = 41.72;
+  first.longitude_deg = 125.93;
+  first.speed_mps = speed_mps;
+  std::vector<std::string> chunks;
+  for (const auto& epoch : testing::NmeaTrack(first, count, kS, step_deg)) {
+    chunks.push_back(testing::NmeaCycle(epoch));
+  }
+  return chunks;
+}
+
 struct Seen {
   std::vector<std::pair<std::string, std::string>> events;  // kind, detail
   std::vector<gps::GeofenceEvent> crossings;
@@ -208,14 +223,7 @@ TEST(PositionTest, OverlaySaysNoReceiverWithoutGpsdAndNoFixWhenTheFixIsLost) {
 
 TEST(PositionTest, GpsdKilledAndRestartedIsAnEventWithTheGapAndTheOverlayFollows) {
   GpsFake gpsd;
-  testing::NmeaEpoch first;
-  first.utc_ns = base::Clock::System()->NowUtcNs();
-  first.latitude_deg = 41.72;
-  first.longitude_deg = 125.93;
-  std::vector<std::string> chunks;
-  for (const auto& epoch : testing::NmeaTrack(first, 600, kS, 0.00001)) {
-    chunks.push_back(testing::NmeaCycle(epoch));
-  }
+  std::vector<std::string> chunks = LiveChunks(600);
   ASSERT_TRUE(gpsd.Start(chunks, 0.1, /*singleshot=*/false)) << gpsd.error();
   Seen seen;
   Position position(DriveConfig(gpsd), base::Clock::System(), Unsynchronised, Record(&seen));
@@ -252,14 +260,7 @@ TEST(PositionTest, GpsdKilledAndRestartedIsAnEventWithTheGapAndTheOverlayFollows
 // that cancels it and adds the offset the test wants.
 Seen PlayLiveFixes(int64_t clock_offset_ns, int seconds, gps::ClockStatus* final_status) {
   GpsFake gpsd;
-  testing::NmeaEpoch first;
-  first.utc_ns = base::Clock::System()->NowUtcNs();
-  first.latitude_deg = 41.72;
-  first.longitude_deg = 125.93;
-  std::vector<std::string> chunks;
-  for (const auto& epoch : testing::NmeaTrack(first, seconds + 30, kS, 0.00001)) {
-    chunks.push_back(testing::NmeaCycle(epoch));
-  }
+  std::vector<std::string> chunks = LiveChunks(seconds + 30);
   EXPECT_TRUE(gpsd.Start(chunks, 1.0)) << gpsd.error();
   const Config config = DriveConfig(gpsd);
 
@@ -335,15 +336,7 @@ namespace {
 TEST(PositionRecorderTest, SegmentsCarryTheirTrackAsGpxAndTextTrackAndTheirTimeSource) {
   gst_init(nullptr, nullptr);
   GpsFake gpsd;
-  testing::NmeaEpoch first;
-  first.utc_ns = base::Clock::System()->NowUtcNs();
-  first.latitude_deg = 41.72;
-  first.longitude_deg = 125.93;
-  first.speed_mps = 10;
-  std::vector<std::string> chunks;
-  for (const auto& epoch : testing::NmeaTrack(first, 60, kS, 0.0001)) {
-    chunks.push_back(testing::NmeaCycle(epoch));
-  }
+  std::vector<std::string> chunks = LiveChunks(60, 0.0001, 10);
   ASSERT_TRUE(gpsd.Start(chunks, 1.0)) << gpsd.error();
 
   testing::TempDir dir;
