@@ -172,6 +172,11 @@ TEST(PositionTest, TonghuaDriveCrossesTheGeofencesAtTheRightPointsAndLosesTheFix
   }
   EXPECT_GT(regained_at, lost_at) << "the fix never came back after the underpass";
 
+  // The receiver's satellites reach the fixes (through gpsd's SKY, from the log's GSV).
+  ASSERT_TRUE(position.last_fix());
+  EXPECT_GE(position.last_fix()->satellites_used, 5);
+  EXPECT_LE(position.last_fix()->satellites_used, 11);
+
   // Hundreds of fixes went to the track log; the overlay and the timed text showed positions.
   EXPECT_GT(seen.positions, 500);
   bool overlay_had_position = false;

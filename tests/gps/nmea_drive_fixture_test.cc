@@ -193,19 +193,22 @@ TEST(NmeaDriveFixture, ScriptRejectsAMalformedStart) {
       << made.output;
 }
 
-TEST(NmeaDriveFixture, LogIsRmcGgaGsaEverySecondWithChecksumsAndCrlf) {
+TEST(NmeaDriveFixture, LogIsRmcGgaGsaGsvEverySecondWithChecksumsAndCrlf) {
   const std::string log = ReadFile(kLog);
   ASSERT_GE(log.size(), 2u);
   EXPECT_EQ(log.substr(log.size() - 2), "\r\n");
   const std::vector<std::string> sentences = SplitLines(log, "\r\n");
-  ASSERT_EQ(sentences.size() % 3, 0u);
-  const char* kOrder[] = {"$GPRMC,", "$GPGGA,", "$GPGSA,"};
+  // A cycle: RMC, GGA, GSA, then three GSV for the 11 satellites in view (4 + 4 + 3).
+  constexpr size_t kCycle = 6;
+  ASSERT_EQ(sentences.size() % kCycle, 0u);
+  const char* kOrder[] = {"$GPRMC,", "$GPGGA,", "$GPGSA,", "$GPGSV,3,1,11,", "$GPGSV,3,2,11,",
+                          "$GPGSV,3,3,11,"};
   for (size_t i = 0; i < sentences.size(); ++i) {
     const std::string& s = sentences[i];
     SCOPED_TRACE("line " + std::to_string(i + 1) + ": " + s);
     ASSERT_EQ(s.find('\n'), std::string::npos);  // no bare LF anywhere
     EXPECT_LE(s.size() + 2, 82u);                // NMEA 0183's longest sentence
-    EXPECT_EQ(s.rfind(kOrder[i % 3], 0), 0u);
+    EXPECT_EQ(s.rfind(kOrder[i % kCycle], 0), 0u);
     const size_t star = s.find('*');
     ASSERT_EQ(star, s.size() - 3);
     unsigned checksum = 0;
@@ -213,8 +216,8 @@ TEST(NmeaDriveFixture, LogIsRmcGgaGsaEverySecondWithChecksumsAndCrlf) {
     char expected[3];
     std::snprintf(expected, sizeof expected, "%02X", checksum);
     EXPECT_EQ(s.substr(star + 1), expected);
-    const size_t kFieldCounts[] = {13, 15, 18};  // with the sentence name; NMEA 2.3
-    EXPECT_EQ(SplitFields(s).size(), kFieldCounts[i % 3]);
+    const size_t kFieldCounts[] = {13, 15, 18, 20, 20, 16};  // with the sentence name; NMEA 2.3
+    EXPECT_EQ(SplitFields(s).size(), kFieldCounts[i % kCycle]);
   }
   // One fix per second, 8 to 12 minutes of them.
   const std::vector<Fix> fixes = FixesOfLog(log);
