@@ -50,7 +50,19 @@ void TimedTextTrack::OnKeyframe(GstClockTime running_time) {
   } else if (running_time <= cursor_) {
     return;  // not after what was pushed: nothing to cut
   } else {
-    EmitUntilLocked(running_time);
+    // The last millisecond before the keyframe is a cue of its own, followed by a marker in the
+    // same millisecond: splitmuxsink releases both with the GOP that ends here, and mp4mux then
+    // sees a text sample (its own last one, which it orders by) later than every frame of that
+    // GOP plus one more buffer queued behind it, so it muxes the whole GOP at once instead of
+    // waiting a GOP for the next text (timed_text.h, "mp4mux muxes in time order").
+    const GstClockTime tail = running_time - kTailNs;
+    if (running_time >= cursor_ + 2 * kTailNs) {
+      EmitUntilLocked(tail);
+      EmitUntilLocked(running_time);
+      PushMarkerLocked(tail);
+    } else {
+      EmitUntilLocked(running_time);
+    }
   }
   PushMarkerLocked(running_time);
 }

@@ -13,7 +13,17 @@
 //  - mp4mux writes sample times from buffer timestamps, so cues must never overlap: a cue is
 //    only pushed once its end is known (the next cue's start or the next keyframe).
 // Cues are therefore held back until the next keyframe passes, which is when splitmuxsink
-// releases the video GOP they belong to: the text adds no delay to what reaches the disk.
+// releases the video GOP they belong to. One more fact keeps that free:
+//  - mp4mux muxes in time order. It is a GstAggregator without get_next_time, so even live it
+//    waits until every pad has a buffer queued, and it picks the pad whose held-back sample
+//    (it keeps each pad's last buffer to learn its duration) is earliest; GAP buffers are dropped
+//    and never become that sample. splitmuxsink releases a GOP's text strictly before the GOP's
+//    end, so with one cue per GOP the muxer had taken the GOP's only cue (starting at the GOP's
+//    first frame) and then had no text queued: the rest of the GOP waited for the next GOP's
+//    text, and a crash lost half a second more. So the cue before each keyframe ends in a 1 ms
+//    piece of its own, followed by a marker in that millisecond: each GOP then brings a text
+//    sample later than all its frames and a buffer behind it, and the muxer writes the GOP's
+//    video as soon as splitmuxsink releases it, as it does without text.
 //
 // Push and Flush run on the main loop, OnKeyframe on a streaming thread; all share one mutex.
 // Nothing here blocks: the appsrc is non-blocking and bounded.
@@ -33,6 +43,9 @@ class TimedTextTrack {
   // How long a pushed line stays valid without a newer one; after that the track says nothing
   // (an empty cue) rather than show a stale position.
   static constexpr GstClockTime kValidNs = GST_SECOND;
+  // The length of the cue piece that ends at each keyframe (see OnKeyframe): one millisecond,
+  // mp4mux's text time unit, shorter than any frame interval.
+  static constexpr GstClockTime kTailNs = GST_MSECOND;
 
   TimedTextTrack() = default;
   ~TimedTextTrack();
