@@ -59,7 +59,14 @@ std::string PositionLine(gps::FixState state, const std::optional<gps::Fix>& las
 
 std::string TimeWarningLine(const gps::ClockStatus& status) {
   if (status.verified) return "";
-  return "时间未校验 TIME UNVERIFIED: " + status.reason;
+  // Short: it is burned into every frame (the whole reason goes to the log and the event).
+  std::string line = "时间未校验 TIME UNVERIFIED";
+  if (status.offset_ns) return line + " (GPS " + gps::FormatOffset(*status.offset_ns) + ")";
+  return line + (status.source == gps::TimeSource::kNone ? " (NO TIME SOURCE)" : "");
+}
+
+std::vector<std::string> InitialStatusLines() {
+  return {PositionLine(gps::FixState::kNoGpsd, std::nullopt, 0), TimeWarningLine({})};
 }
 
 std::string TrackText(gps::FixState state, const std::optional<gps::Fix>& last,

@@ -33,8 +33,13 @@ inline constexpr char kNoFixText[] = "无GPS定位 NO GPS FIX";
 // "41.72345N 125.93012E  42 km/h  3D"; "无GPS定位 NO GPS FIX"; stale fixes say so with their age.
 std::string PositionLine(gps::FixState state, const std::optional<gps::Fix>& last,
                          int64_t now_mono_ns);
-// Empty while the time is verified; else "时间未校验 TIME UNVERIFIED: GPS offset +3.21 s".
+// Empty while the time is verified; else "时间未校验 TIME UNVERIFIED (GPS +3.21 s)" or
+// "... (NO TIME SOURCE)".
 std::string TimeWarningLine(const gps::ClockStatus& status);
+// What the overlay says at start, before gpsd or any time source has been heard from: no fix,
+// time unverified. Also the text of the graphs `--print-pipelines` prints, so that the benchmark's
+// bare gst-launch-1.0 renders the same overlay as the daemon.
+std::vector<std::string> InitialStatusLines();
 // One cue of the segments' timed-text track: UTC time, then position or why there is none.
 // "2026-11-29T01:02:03Z 41.72345N 125.93012E 42 km/h 3D" (one line, plain ASCII).
 std::string TrackText(gps::FixState state, const std::optional<gps::Fix>& last, int64_t now_utc_ns);

@@ -80,12 +80,12 @@ std::string CameraGraph(const Config& config, const CameraConfig& camera,
                         const pipeline::EncoderChoice& encoder, const std::string& aac_encoder) {
   pipeline::GraphOptions options;
   options.segment_ns = static_cast<int64_t>(config.segment_seconds) * base::kNsPerSecond;
-  options.overlay_lines = OverlayLines(config, camera.name, {kNoFixText});
+  options.overlay_lines = OverlayLines(config, camera.name, InitialStatusLines());
   return pipeline::BuildGraphDescription(ToCameraSpec(camera), encoder, aac_encoder, options);
 }
 
 Recorder::Recorder(Config config, base::Env* env, base::Clock* clock)
-    : config_(std::move(config)), env_(env), clock_(clock), status_lines_({kNoFixText}) {}
+    : config_(std::move(config)), env_(env), clock_(clock), status_lines_(InitialStatusLines()) {}
 
 Recorder::~Recorder() {
   if (tick_) g_source_remove(tick_);

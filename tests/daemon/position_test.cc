@@ -220,8 +220,15 @@ TEST(PositionTest, OverlaySaysNoReceiverWithoutGpsdAndNoFixWhenTheFixIsLost) {
   gps::ClockStatus status;
   status.verified = false;
   status.reason = "GPS offset +3.21 s, more than 1.00 s";
-  EXPECT_EQ(TimeWarningLine(status),
-            "时间未校验 TIME UNVERIFIED: GPS offset +3.21 s, more than 1.00 s");
+  status.source = gps::TimeSource::kGps;
+  status.offset_ns = 3'210'000'000;
+  EXPECT_EQ(TimeWarningLine(status), "时间未校验 TIME UNVERIFIED (GPS +3.21 s)");
+  status.offset_ns.reset();
+  status.source = gps::TimeSource::kNone;
+  EXPECT_EQ(TimeWarningLine(status), "时间未校验 TIME UNVERIFIED (NO TIME SOURCE)");
+  EXPECT_EQ(InitialStatusLines(),
+            (std::vector<std::string>{std::string(kNoFixText) + " (no receiver)",
+                                      "时间未校验 TIME UNVERIFIED (NO TIME SOURCE)"}));
   status.verified = true;
   EXPECT_EQ(TimeWarningLine(status), "");
 }
