@@ -126,7 +126,10 @@ void Position::Start() {
 void Position::Stop() {
   if (tick_) g_source_remove(tick_);
   tick_ = 0;
+  // Our own disconnect is not news: no "position lost" event at every clean shutdown.
+  stopping_ = true;
   if (client_) client_->Stop();
+  stopping_ = false;
 }
 
 gps::FixState Position::state() const {
@@ -186,6 +189,7 @@ void Position::OnFix(const gps::Fix& fix) {
 
 void Position::OnState(gps::FixState old_state, gps::FixState new_state,
                        const std::string& reason) {
+  if (stopping_) return;
   bool had = old_state == gps::FixState::k2D || old_state == gps::FixState::k3D;
   bool has = new_state == gps::FixState::k2D || new_state == gps::FixState::k3D;
   if (had && !has) {
@@ -202,6 +206,7 @@ void Position::OnState(gps::FixState old_state, gps::FixState new_state,
 }
 
 void Position::OnConnection(bool connected, const std::string& detail) {
+  if (stopping_) return;
   Event(connected ? "gpsd-connected" : "gpsd-lost", detail,
         connected ? base::Severity::kNotice : base::Severity::kWarning);
 }

@@ -102,6 +102,7 @@ class Position {
   gps::TimeSource clock_source_ = gps::TimeSource::kNone;
   std::vector<std::string> last_lines_;
   guint tick_ = 0;
+  bool stopping_ = false;  // inside Stop(): the client's own disconnect makes no events
 };
 
 }  // namespace patrolrec::daemon

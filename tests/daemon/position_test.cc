@@ -260,7 +260,10 @@ TEST(PositionTest, GpsdKilledAndRestartedIsAnEventWithTheGapAndTheOverlayFollows
   }
   EXPECT_THAT(detail, ::testing::ContainsRegex("[0-9.]+ s"));
   EXPECT_THAT(seen.status.back()[0], HasSubstr("41.7"));
+  // A clean stop is not a loss of position: no event.
+  const size_t events_before_stop = seen.events.size();
   position.Stop();
+  EXPECT_EQ(seen.events.size(), events_before_stop) << seen.events.back().first;
 }
 
 // Plays fixes in real time (one cycle a second, GPS times from now) to a Position whose system
