@@ -215,6 +215,40 @@ pipeline::CameraPipeline* Recorder::camera(const std::string& name) {
   return nullptr;
 }
 
+RecorderHealth Recorder::Health(int64_t now_monotonic_ns) const {
+  RecorderHealth health;
+  health.cameras = static_cast<int>(cameras_.size());
+  health.settled = true;
+  for (const auto& camera : cameras_) {
+    switch (camera->state()) {
+      case pipeline::CameraState::kRecording:
+        ++health.recording;
+        break;
+      case pipeline::CameraState::kStarting:
+        ++health.starting;
+        if (camera->restarts() == 0) health.settled = false;  // its first start is not over
+        break;
+      case pipeline::CameraState::kFailed:
+        ++health.failed;
+        break;
+      case pipeline::CameraState::kStopped:
+        health.settled = false;  // not started yet
+        break;
+      case pipeline::CameraState::kStopping:
+        break;
+    }
+    std::string problem = camera->OverdueProblem(now_monotonic_ns);
+    if (!problem.empty()) health.problems.push_back("camera \"" + camera->name() + "\": " + problem);
+  }
+  return health;
+}
+
+std::vector<std::string> Recorder::UnsealedFiles() const {
+  std::set<std::string> files = awaiting_seal_;
+  for (const auto& [camera, open] : open_files_) files.insert(open.begin(), open.end());
+  return {files.begin(), files.end()};
+}
+
 void Recorder::Start() {
   sealer_->Start([this](const storage::SealOutcome& outcome) {
     // Worker thread: hand the outcome to the main loop.
@@ -256,6 +290,7 @@ void Recorder::OnSegmentClosed(const pipeline::SegmentClosed& closed) {
     names_given_.erase(closed.path);
   }
   if (!closed.complete && !env_->Exists(closed.path)) return;  // failed before writing anything
+  awaiting_seal_.insert(rel);
   storage::SealRequest request{closed.camera, rel, closed.start_utc_ns,
                                /*recover=*/!closed.complete};
   // How far the segment's times can be trusted: the least trusted source and the largest clock
@@ -267,6 +302,7 @@ void Recorder::OnSegmentClosed(const pipeline::SegmentClosed& closed) {
 }
 
 void Recorder::OnSealed(const storage::SealOutcome& outcome) {
+  if (outcome.ok || outcome.discarded_empty) awaiting_seal_.erase(outcome.file);
   if (outcome.discarded_empty) return;
   if (!outcome.ok) {
     ++seal_failures_;

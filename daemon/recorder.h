@@ -39,6 +39,21 @@ storage::TrackPoint ToTrackPoint(const gps::Fix& fix);
 std::string CameraGraph(const Config& config, const CameraConfig& camera,
                         const pipeline::EncoderChoice& encoder, const std::string& aac_encoder);
 
+// The cameras at a glance, for systemd: READY=1, the watchdog and the STATUS= line.
+struct RecorderHealth {
+  int cameras = 0;
+  int recording = 0;
+  int starting = 0;  // not yet delivering frames, within their first-frame timeout
+  int failed = 0;    // failed, waiting for their next retry (the cause is logged)
+  // Every camera has either recorded or failed at least once with a logged cause: the start is
+  // over, whatever its outcome (READY=1).
+  bool settled = false;
+  // Cameras whose own recovery is overdue (pipeline::CameraPipeline::OverdueProblem), as
+  // `camera "road": no frame for 12 s, past the 5 s stall timeout`. Empty when healthy.
+  std::vector<std::string> problems;
+  bool healthy() const { return problems.empty(); }
+};
+
 class Recorder {
  public:
   Recorder(Config config, base::Env* env, base::Clock* clock);
@@ -84,6 +99,11 @@ class Recorder {
   pipeline::CameraPipeline* camera(const std::string& name);
   const storage::DeviceKey& device_key() const { return *key_; }
   int segments_sealed() const { return segments_sealed_; }
+  // How the cameras are doing at `now_monotonic_ns` (the clock's MonotonicNs()).
+  RecorderHealth Health(int64_t now_monotonic_ns) const;
+  // Segment files not sealed yet (still being written, or waiting for or failing their seal),
+  // relative to the data directory: what the next start will recover if the process ends now.
+  std::vector<std::string> UnsealedFiles() const;
   int seal_failures() const { return seal_failures_; }
 
  private:
@@ -103,6 +123,7 @@ class Recorder {
   storage::ReconcileReport reconcile_report_;
   std::vector<std::unique_ptr<pipeline::CameraPipeline>> cameras_;
   std::map<std::string, std::set<std::string>> open_files_;  // camera -> relative paths
+  std::set<std::string> awaiting_seal_;  // closed, submitted to the sealer, not sealed yet
   std::mutex name_mutex_;
   std::set<std::string> names_given_;  // paths handed out (streaming threads)
   std::vector<std::string> status_lines_;

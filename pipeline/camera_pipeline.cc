@@ -14,6 +14,9 @@ constexpr int kMaxBackoffMs = 30'000;
 constexpr int64_t kStableRunNs = 60 * base::kNsPerSecond;   // after this, back-off starts over
 constexpr int64_t kStallNs = 5 * base::kNsPerSecond;        // no frame for this long: stalled
 constexpr int64_t kFirstFrameNs = 20 * base::kNsPerSecond;  // RTSP may take a while to connect
+// How late the once-a-second checks may act before the camera counts as overdue (a busy loop
+// runs them late; a few seconds late is not yet wedged).
+constexpr int64_t kOverdueGraceNs = 5 * base::kNsPerSecond;
 
 std::string ErrorText(GstMessage* message) {
   GError* error = nullptr;
@@ -229,6 +232,32 @@ gboolean CameraPipeline::OnRetry(gpointer self) {
   ++camera->restarts_;
   camera->Start();
   return G_SOURCE_REMOVE;
+}
+
+std::string CameraPipeline::OverdueProblem(int64_t now_monotonic_ns) const {
+  const auto seconds = [](int64_t ns) { return std::to_string(ns / base::kNsPerSecond) + " s"; };
+  switch (state_) {
+    case CameraState::kStarting:
+      if (frames_seen_ == 0 && now_monotonic_ns - started_monotonic_ns_ > kFirstFrameNs + kOverdueGraceNs) {
+        return "starting for " + seconds(now_monotonic_ns - started_monotonic_ns_) +
+               " without a frame, past the " + seconds(kFirstFrameNs) + " first-frame timeout";
+      }
+      return "";
+    case CameraState::kRecording: {
+      const int64_t since_frame = now_monotonic_ns - last_frame_monotonic_ns_;
+      if (since_frame > kStallNs + kOverdueGraceNs) {
+        return "no frame for " + seconds(since_frame) + ", past the " + seconds(kStallNs) +
+               " stall timeout";
+      }
+      return "";
+    }
+    case CameraState::kFailed:
+      return retry_timer_ ? "" : "failed with no retry scheduled";
+    case CameraState::kStopped:
+    case CameraState::kStopping:
+      return "";
+  }
+  return "";
 }
 
 gboolean CameraPipeline::OnWatchdog(gpointer self) {

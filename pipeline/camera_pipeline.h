@@ -87,6 +87,15 @@ class CameraPipeline {
 
   int restarts() const { return restarts_; }
 
+  // What is overdue about this camera, or "" when its own recovery is keeping up. For the
+  // daemon's systemd watchdog: a camera that is recording, starting within its first-frame
+  // timeout, or failed and waiting for its next retry is fine however often it fails, since it
+  // restarts by itself. It is overdue when the checks that should have acted on it did not: still
+  // starting past the first-frame timeout, recording with no frame past the stall timeout, failed
+  // with no retry pending (each with a few seconds' grace for the once-a-second check). That
+  // means this object's timers are not running, which a restart of the process can fix.
+  std::string OverdueProblem(int64_t now_monotonic_ns) const;
+
  private:
   static gboolean OnBusMessage(GstBus* bus, GstMessage* message, gpointer self);
   static gchar* OnFormatLocation(GstElement* split, guint fragment_id, GstSample* first_sample,

@@ -33,6 +33,7 @@ base::Status Sealer::RefreshChainHead(const SegmentRecord& last) {
 
 SealOutcome Sealer::SealNow(const SealRequest& request) {
   SealOutcome outcome;
+  outcome.file = request.file;
   const int64_t started = clock_->MonotonicNs();
   base::Status s = DoSeal(request, &outcome.record, &outcome.discarded_empty);
   outcome.ok = s.ok() && !outcome.discarded_empty;

@@ -53,6 +53,7 @@ struct SealOutcome {
   // The file was empty (opened, never written: the pipeline stopped at that instant) and was
   // removed, as there is nothing in it to seal. Not an error; nothing is lost.
   bool discarded_empty = false;
+  std::string file;      // the request's file (relative to the data directory), always set
   SegmentRecord record;  // filled when ok
   std::string error;     // what failed and why, when not ok
   int64_t seal_duration_ns = 0;
