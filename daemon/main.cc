@@ -1,20 +1,27 @@
 // patrolrecd: the recording daemon. With --demo it needs no hardware and no configuration file;
 // with --config it records the cameras of a real car. It stops cleanly on SIGINT/SIGTERM (every
-// open segment closed, synced and sealed) or after --duration.
+// open segment closed, synced and sealed) or after --duration. Under systemd (Type=notify) it says
+// READY=1 once every camera has started or failed with its cause logged, feeds the watchdog while
+// it is healthy (daemon/service_notifier.h), and gives up a stop that takes longer than
+// --stop-timeout, before the unit's TimeoutStopSec= would kill it, logging what it leaves for
+// the next start to recover.
 #include <glib-unix.h>
 #include <gst/gst.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "base/clock.h"
 #include "base/env.h"
 #include "base/log.h"
 #include "daemon/config.h"
 #include "daemon/recorder.h"
+#include "daemon/service_notifier.h"
 #include "pipeline/encoder.h"
 
 namespace {
@@ -24,7 +31,7 @@ using namespace patrolrec;
 constexpr char kUsage[] =
     "Usage: patrolrecd --demo [--duration SECONDS] [--data-dir DIR] [--segment-seconds N]\n"
     "                         [--gpsd HOST:PORT]\n"
-    "       patrolrecd --config FILE [--duration SECONDS]\n"
+    "       patrolrecd --config FILE [--duration SECONDS] [--stop-timeout SECONDS]\n"
     "       patrolrecd --check-config FILE\n"
     "       patrolrecd (--demo | --config FILE) --print-pipelines | --print-config\n"
     "       patrolrecd (--demo | --config FILE) --recover-only\n"
@@ -43,6 +50,8 @@ constexpr char kUsage[] =
     "  --gpsd HOST:PORT      where gpsd listens, or 'none' (overrides [gps] gpsd; default\n"
     "                        127.0.0.1:2947)\n"
     "  --duration SECONDS    stop by itself after this long (default: until SIGINT/SIGTERM)\n"
+    "  --stop-timeout SECONDS  give up a stop that takes longer than this (default 20): log\n"
+    "                        the files left unsealed (the next start recovers them), exit 1\n"
     "  --print-pipelines     print each camera's GStreamer graph and exit\n"
     "  --print-config        print the configuration in effect (options applied) and exit\n"
     "  --quiet               no line per sealed segment on stdout\n"
@@ -62,6 +71,9 @@ struct Options {
   std::string data_dir;
   int segment_seconds = 0;
   double duration_s = 0;
+  // Under systemd the unit's TimeoutStopSec= (30 s) must be longer, so that the daemon says what
+  // it leaves behind instead of being killed mid-sentence.
+  double stop_timeout_s = 20;
   bool print_pipelines = false;
   bool print_config = false;
   std::string gpsd;
@@ -86,15 +98,43 @@ bool ParseNumber(const char* text, double min, double max, double* out) {
 struct Run {
   GMainLoop* loop = nullptr;
   daemon::Recorder* recorder = nullptr;
+  daemon::ServiceNotifier* notifier = nullptr;
+  double stop_timeout_s = 0;
   bool stopping = false;
 };
+
+// The stop did not finish in time (a camera that never finalises its file, a disk that does not
+// return from fsync): say what is left and exit at once, as a power cut would. Every unsealed
+// file is recovered and sealed at the next start; waiting for systemd's SIGKILL instead would
+// lose the same data and the record of what was left.
+gboolean OnStopDeadline(gpointer data) {
+  auto* run = static_cast<Run*>(data);
+  const std::vector<std::string> left = run->recorder->UnsealedFiles();
+  char seconds[32];
+  std::snprintf(seconds, sizeof seconds, "%g", run->stop_timeout_s);
+  base::Log(base::Severity::kCritical,
+            std::string("stop not finished after ") + seconds + " s: giving up, " +
+                std::to_string(left.size()) +
+                " segment file(s) left unsealed for recovery at the next start");
+  for (const std::string& file : left) {
+    base::LogWarning("left unsealed for recovery: " + file, {{"SEGMENT", file}});
+  }
+  std::printf("stop not finished after %s s: exiting with %zu segment file(s) left for recovery "
+              "at the next start\n",
+              seconds, left.size());
+  for (const std::string& file : left) std::printf("  left for recovery: %s\n", file.c_str());
+  std::fflush(stdout);
+  std::fflush(stderr);
+  ::_exit(1);  // not exit(): destructors would wait for the very threads that are stuck
+}
 
 void RequestStop(Run* run, const char* why) {
   if (run->stopping) return;
   run->stopping = true;
   std::printf("%s: closing and sealing the open segments...\n", why);
   std::fflush(stdout);
-  sd_notify(0, "STOPPING=1");
+  run->notifier->Stopping();
+  g_timeout_add(static_cast<guint>(run->stop_timeout_s * 1000), &OnStopDeadline, run);
   run->recorder->Stop([run] { g_main_loop_quit(run->loop); });
 }
 
@@ -146,6 +186,11 @@ int main(int argc, char** argv) {
         return UsageError("--segment-seconds needs a whole number from 2 to 3600");
       }
       options.segment_seconds = static_cast<int>(n);
+    } else if (arg == "--stop-timeout") {
+      const char* v = value();
+      if (!v || !ParseNumber(v, 0.001, 3600, &options.stop_timeout_s)) {
+        return UsageError("--stop-timeout needs a number of seconds greater than 0");
+      }
     } else if (arg == "--duration") {
       const char* v = value();
       if (!v || !ParseNumber(v, 0.1, 1e9, &options.duration_s)) {
@@ -286,11 +331,20 @@ int main(int argc, char** argv) {
     });
   }
 
+  daemon::ServiceNotifier notifier([&recorder] {
+    return daemon::ServiceStatus{recorder.Health(base::Clock::System()->MonotonicNs()),
+                                 gps::FixStateName(recorder.position().state())};
+  });
   Run run;
   run.loop = g_main_loop_new(nullptr, FALSE);
   run.recorder = &recorder;
+  run.notifier = &notifier;
+  run.stop_timeout_s = options.stop_timeout_s;
   recorder.Start();
-  sd_notify(0, "READY=1");
+  // Without a watchdog (not under systemd, or no WatchdogSec=) this is 0 and nothing is pinged.
+  uint64_t watchdog_usec = 0;
+  if (sd_watchdog_enabled(/*unset_environment=*/0, &watchdog_usec) <= 0) watchdog_usec = 0;
+  notifier.Start(watchdog_usec);
   auto on_signal = [](gpointer data) -> gboolean {
     RequestStop(static_cast<Run*>(data), "signal received");
     return G_SOURCE_CONTINUE;
