@@ -339,5 +339,18 @@ TEST_F(SystemdUnitTest, SecurityExposureIsAtMostTwo) {
   EXPECT_LE(exposure, 2.0) << r.output;
 }
 
+// The clock check reads the kernel's sync state with adjtimex (gps/clock_trust.cc). The unit's
+// system call filter must leave that call in: @privileged contains @clock, so a filter that
+// lists adjtimex before `~@privileged` silently takes it out again (it did, at first).
+TEST_F(SystemdUnitTest, SystemCallFilterLeavesTheClockCheckItsAdjtimex) {
+  auto r = testing::RunCommand(
+      {"systemd-analyze", "security", "--offline=true", "--no-pager", unit_});
+  EXPECT_NE(r.output.find("@clock is included (e.g. adjtimex is allowed)"), std::string::npos)
+      << r.output;
+  // ... while setting the clock stays impossible.
+  EXPECT_NE(r.output.find("Service processes cannot change the system clock"), std::string::npos)
+      << r.output;
+}
+
 }  // namespace
 }  // namespace patrolrec
