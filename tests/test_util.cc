@@ -131,4 +131,13 @@ std::string MakeFragmentedClip(const std::string& dir, const std::string& name, 
   return path;
 }
 
+int CountOf(const std::string& haystack, const std::string& needle) {
+  int n = 0;
+  for (size_t pos = haystack.find(needle); pos != std::string::npos;
+       pos = haystack.find(needle, pos + needle.size())) {
+    ++n;
+  }
+  return n;
+}
+
 }  // namespace patrolrec::testing

@@ -30,6 +30,9 @@ struct CommandResult {
 // Runs argv[0] with the arguments (no shell) and waits for it.
 CommandResult RunCommand(const std::vector<std::string>& argv);
 
+// How many times `needle` occurs in `haystack`, without overlaps.
+int CountOf(const std::string& haystack, const std::string& needle);
+
 // Starts argv[0] with the arguments in the background, its stdout and stderr going to
 // `output_path`. Returns the pid, or -1.
 int StartProcess(const std::vector<std::string>& argv, const std::string& output_path);

@@ -15,6 +15,7 @@ namespace patrolrec::storage {
 namespace {
 
 using testing::RunCommand;
+using testing::CountOf;
 using testing::TempDir;
 using testing::WriteTextFile;
 
@@ -25,14 +26,6 @@ bool Contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
-int CountOf(const std::string& haystack, const std::string& needle) {
-  int n = 0;
-  for (size_t pos = haystack.find(needle); pos != std::string::npos;
-       pos = haystack.find(needle, pos + needle.size())) {
-    ++n;
-  }
-  return n;
-}
 
 // A 3D fix with everything reported, and a 2D fix with nothing but its position.
 std::vector<TrackPoint> ExamplePoints() {

@@ -28,6 +28,7 @@ namespace patrolrec::storage {
 namespace {
 
 using testing::BinaryPath;
+using testing::CountOf;
 using testing::CommandResult;
 using testing::MakeFragmentedClip;
 using testing::RunCommand;
@@ -43,14 +44,6 @@ bool Contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
-int CountOf(const std::string& haystack, const std::string& needle) {
-  int n = 0;
-  for (size_t pos = haystack.find(needle); pos != std::string::npos;
-       pos = haystack.find(needle, pos + needle.size())) {
-    ++n;
-  }
-  return n;
-}
 
 std::string Quoted(const std::string& s) { return "'" + s + "'"; }
 
