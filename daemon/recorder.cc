@@ -140,12 +140,14 @@ base::Status Recorder::Open() {
     };
     callbacks.on_failure = [](const std::string& camera_name, const std::string& cause,
                               int retry_in_ms) {
-      base::LogError("camera failed: " + cause + "; retrying in " +
+      // The camera's name is in the text as well as in CAMERA=: a plain `journalctl -u
+      // patrolrecd` or a console shows only the text.
+      base::LogError("camera \"" + camera_name + "\" failed: " + cause + "; retrying in " +
                          std::to_string(retry_in_ms / 1000.0).substr(0, 4) + " s",
                      {{"CAMERA", camera_name}, {"CAUSE", cause}});
     };
     callbacks.on_state = [](const std::string& camera_name, pipeline::CameraState state) {
-      base::LogInfo(std::string("camera ") + pipeline::CameraStateName(state),
+      base::LogInfo("camera \"" + camera_name + "\" " + pipeline::CameraStateName(state),
                     {{"CAMERA", camera_name}, {"CAMERA_STATE", pipeline::CameraStateName(state)}});
     };
     auto pipeline =
@@ -312,7 +314,8 @@ void Recorder::OnSealed(const storage::SealOutcome& outcome) {
   const storage::SegmentRecord& r = outcome.record;
   base::LogInfo(
       std::string("segment ") + storage::SegmentStateName(r.state) + " #" +
-          std::to_string(r.sequence) + ": " + std::to_string(r.frames) + " frames, " +
+          std::to_string(r.sequence) + ": camera \"" + r.camera + "\", " +
+          std::to_string(r.frames) + " frames, " +
           std::to_string(r.bytes) + " bytes, sha256 " + r.sha256_hex,
       {{"CAMERA", r.camera}, {"SEGMENT", r.file}, {"SEQUENCE", std::to_string(r.sequence)}});
   if (on_sealed_) on_sealed_(r);

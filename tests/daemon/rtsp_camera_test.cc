@@ -86,7 +86,7 @@ std::string FfprobeProfileName(const std::string& caps_profile) {
   return it == names.end() ? "(unknown caps profile \"" + caps_profile + "\")" : it->second;
 }
 
-// The back-off announced by a "camera failed: ...; retrying in 2.00 s" record, in seconds.
+// The back-off announced by a "camera \"road\" failed: ...; retrying in 2.00 s" record, in seconds.
 double RetryDelayS(const std::string& message) {
   const std::string marker = "retrying in ";
   size_t at = message.rfind(marker);
@@ -293,7 +293,7 @@ TEST_F(RtspCameraTest, LostCameraIsRetriedWithBackoffAndRecordsAgainOnReturnWhil
   std::vector<LogCapture::Record> failures;
   for (const auto& r : logs.records()) {
     if (r.field("CAMERA") == "road" && r.severity == base::Severity::kError &&
-        r.message.rfind("camera failed: ", 0) == 0) {
+        r.message.rfind("camera \"road\" failed: ", 0) == 0) {
       failures.push_back(r);
       std::printf("  %s\n", r.message.c_str());
     }
