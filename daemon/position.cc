@@ -9,12 +9,16 @@ namespace {
 
 constexpr guint kTickMs = 1000;
 
-std::string Coordinates(const gps::Fix& fix) {
+std::string Coordinates(double latitude_deg, double longitude_deg) {
   char text[64];
-  std::snprintf(text, sizeof text, "%.5f%c %.5f%c", std::fabs(fix.latitude_deg),
-                fix.latitude_deg < 0 ? 'S' : 'N', std::fabs(fix.longitude_deg),
-                fix.longitude_deg < 0 ? 'W' : 'E');
+  std::snprintf(text, sizeof text, "%.5f%c %.5f%c", std::fabs(latitude_deg),
+                latitude_deg < 0 ? 'S' : 'N', std::fabs(longitude_deg),
+                longitude_deg < 0 ? 'W' : 'E');
   return text;
+}
+
+std::string Coordinates(const gps::Fix& fix) {
+  return Coordinates(fix.latitude_deg, fix.longitude_deg);
 }
 
 std::string Speed(const gps::Fix& fix) {
@@ -175,13 +179,11 @@ void Position::OnFix(const gps::Fix& fix) {
   last_fix_ = fix;
   if (callbacks_.on_position) callbacks_.on_position(fix);
   for (const gps::GeofenceEvent& crossing : geofences_.Update(fix)) {
-    gps::Fix at;
-    at.latitude_deg = crossing.latitude_deg;
-    at.longitude_deg = crossing.longitude_deg;
     Event(crossing.entered ? "geofence-enter" : "geofence-exit",
           std::string(crossing.entered ? "entered " : "left ") +
               gps::GeofenceKindName(crossing.kind) + " " + crossing.geofence + " at " +
-              Coordinates(at) + " (GPS time " + UtcSeconds(crossing.gps_utc_ns) + ")",
+              Coordinates(crossing.latitude_deg, crossing.longitude_deg) + " (GPS time " +
+              UtcSeconds(crossing.gps_utc_ns) + ")",
           base::Severity::kNotice);
     if (callbacks_.on_geofence) callbacks_.on_geofence(crossing);
   }
