@@ -234,13 +234,18 @@ RecorderHealth Recorder::Health(int64_t now_monotonic_ns) const {
         ++health.failed;
         break;
       case pipeline::CameraState::kStopped:
-        health.settled = false;  // not started yet
+        if (paused_.count(camera->name())) {
+          ++health.paused;
+        } else {
+          health.settled = false;  // not started yet
+        }
         break;
       case pipeline::CameraState::kStopping:
         break;
     }
     std::string problem = camera->OverdueProblem(now_monotonic_ns);
-    if (!problem.empty()) health.problems.push_back("camera \"" + camera->name() + "\": " + problem);
+    if (!problem.empty())
+      health.problems.push_back("camera \"" + camera->name() + "\": " + problem);
   }
   return health;
 }
@@ -315,8 +320,8 @@ void Recorder::OnSealed(const storage::SealOutcome& outcome) {
   base::LogInfo(
       std::string("segment ") + storage::SegmentStateName(r.state) + " #" +
           std::to_string(r.sequence) + ": camera \"" + r.camera + "\", " +
-          std::to_string(r.frames) + " frames, " +
-          std::to_string(r.bytes) + " bytes, sha256 " + r.sha256_hex,
+          std::to_string(r.frames) + " frames, " + std::to_string(r.bytes) + " bytes, sha256 " +
+          r.sha256_hex,
       {{"CAMERA", r.camera}, {"SEGMENT", r.file}, {"SEQUENCE", std::to_string(r.sequence)}});
   if (on_sealed_) on_sealed_(r);
 }
@@ -359,6 +364,48 @@ void Recorder::Stop(std::function<void()> done) {
       if (--cameras_stopping_ == 0) all_cameras_stopped();
     });
   }
+}
+
+bool Recorder::PauseCamera(const std::string& name, std::function<void()> done) {
+  pipeline::CameraPipeline* pipeline = camera(name);
+  if (!pipeline || paused_.count(name)) return false;
+  paused_.insert(name);
+  base::LogWarning("camera \"" + name + "\" stopped on request", {{"CAMERA", name}});
+  pipeline->Stop(kStopTimeoutMs, std::move(done));
+  return true;
+}
+
+void Recorder::ResumeCameras() {
+  std::set<std::string> paused;
+  paused.swap(paused_);
+  for (const std::string& name : paused) {
+    pipeline::CameraPipeline* pipeline = camera(name);
+    if (!pipeline) continue;
+    base::LogInfo("camera \"" + name + "\" started again", {{"CAMERA", name}});
+    StartWhenStopped(pipeline);
+  }
+}
+
+// A camera still closing its last segment starts once it has stopped (Start() ignores a camera
+// that is stopping).
+void Recorder::StartWhenStopped(pipeline::CameraPipeline* pipeline) {
+  if (pipeline->state() != pipeline::CameraState::kStopping) {
+    if (pipeline->state() == pipeline::CameraState::kStopped) pipeline->Start();
+    return;
+  }
+  struct Retry {
+    Recorder* recorder;
+    pipeline::CameraPipeline* pipeline;
+  };
+  g_timeout_add_full(
+      G_PRIORITY_DEFAULT, 100,
+      [](gpointer data) -> gboolean {
+        auto* retry = static_cast<Retry*>(data);
+        if (retry->recorder->paused_.count(retry->pipeline->name())) return G_SOURCE_REMOVE;
+        retry->recorder->StartWhenStopped(retry->pipeline);
+        return G_SOURCE_REMOVE;
+      },
+      new Retry{this, pipeline}, [](gpointer data) { delete static_cast<Retry*>(data); });
 }
 
 void Recorder::Abandon() {

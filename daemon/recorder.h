@@ -45,6 +45,7 @@ struct RecorderHealth {
   int recording = 0;
   int starting = 0;  // not yet delivering frames, within their first-frame timeout
   int failed = 0;    // failed, waiting for their next retry (the cause is logged)
+  int paused = 0;    // stopped on request while no incident was open (PauseCamera)
   // Every camera has either recorded or failed at least once with a logged cause: the start is
   // over, whatever its outcome (READY=1).
   bool settled = false;
@@ -73,6 +74,14 @@ class Recorder {
   void Stop(std::function<void()> done);
   // Drops everything at once without closing files, as a crash would (tests).
   void Abandon();
+
+  // Stops one camera on request: its open segment is closed and sealed, and it stays stopped
+  // until ResumeCameras(). The caller has checked that no incident is open (the no-stop rule is
+  // the incident manager's, daemon/incidents.h). False for an unknown or already paused camera.
+  bool PauseCamera(const std::string& name, std::function<void()> done);
+  // Starts every camera that PauseCamera stopped (an incident opened, or the record button).
+  void ResumeCameras();
+  const std::set<std::string>& paused_cameras() const { return paused_; }
 
   // The lines under the identity line in every frame (position and speed or "no GPS fix", and
   // the time warning). Position sets them once a second; tests may set them directly.
@@ -113,6 +122,7 @@ class Recorder {
   void OnSegmentClosed(const pipeline::SegmentClosed& closed);
   void OnSealed(const storage::SealOutcome& outcome);
   std::string Relative(const std::string& path) const;
+  void StartWhenStopped(pipeline::CameraPipeline* pipeline);
 
   Config config_;
   base::Env* env_;
@@ -123,7 +133,9 @@ class Recorder {
   storage::ReconcileReport reconcile_report_;
   std::vector<std::unique_ptr<pipeline::CameraPipeline>> cameras_;
   std::map<std::string, std::set<std::string>> open_files_;  // camera -> relative paths
-  std::set<std::string> awaiting_seal_;  // closed, submitted to the sealer, not sealed yet
+  std::set<std::string> awaiting_seal_;
+  std::set<std::string> paused_;  // cameras stopped by PauseCamera  // closed, submitted to the
+                                  // sealer, not sealed yet
   std::mutex name_mutex_;
   std::set<std::string> names_given_;  // paths handed out (streaming threads)
   std::vector<std::string> status_lines_;

@@ -295,6 +295,105 @@ CREATE TABLE track_point (
 -- TrackPoints selects by a range of utc_ns once per sealed segment.
 CREATE INDEX track_point_by_time ON track_point (utc_ns);
 )sql",
+    // Version 3: incidents (daemon/incidents.h): labelled time ranges over the recording.
+    R"sql(
+-- One row per incident: from its trigger (a dispatch, the record button, the light bar, a crash
+-- ...) to the handover of the suspect at a holding area, or its close. The segments of every
+-- camera that overlap [trigger_utc_ns - pre_event_s, closed_utc_ns + post_event_s) are its
+-- evidence (an open incident has no end yet). Rows are never deleted.
+CREATE TABLE incident (
+  -- '<device>-<trigger time>', e.g. 'PR-0001-20261129T011630.250Z'; unique on the device and
+  -- stable for ever (exports and the back office name the incident by it).
+  id TEXT PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 128),
+
+  -- What opened it: 'dispatch', 'record-button', 'light-bar', 'siren', 'door',
+  -- 'rear-door-lock', 'speed', 'crash'.
+  trigger TEXT NOT NULL CHECK (length(trigger) > 0),
+
+  -- Human-readable detail of the trigger, e.g. '94 km/h, over 80', 'peak 6.2 g'; may be empty.
+  trigger_detail TEXT NOT NULL DEFAULT '',
+
+  -- System clock at the trigger: nanoseconds since 1970-01-01T00:00:00Z (as segment times).
+  trigger_utc_ns INTEGER NOT NULL CHECK (trigger_utc_ns > 0),
+
+  -- Seconds of recording before the trigger that belong to the incident (the pre-event buffer).
+  pre_event_s INTEGER NOT NULL CHECK (pre_event_s >= 0),
+
+  -- Seconds of recording after the close that still belong to it.
+  post_event_s INTEGER NOT NULL CHECK (post_event_s >= 0),
+
+  -- Current phase (第十一条): dispatched, en-route, on-scene, transporting (suspect on board),
+  -- handed-over, closed.
+  phase TEXT NOT NULL CHECK (phase IN ('dispatched', 'en-route', 'on-scene', 'transporting',
+                                       'handed-over', 'closed')),
+
+  -- System clock at the close, nanoseconds since the epoch; NULL while the incident is open.
+  closed_utc_ns INTEGER CHECK (closed_utc_ns > 0),
+
+  -- How it ended: 'handover' (suspect handed over inside a holding area, crew confirmed),
+  -- 'no-suspect' (closed with nobody transported), 'override' (a supervisor, with a reason).
+  close_kind TEXT CHECK (close_kind IN ('handover', 'no-suspect', 'override')),
+
+  -- The written reason for a no-suspect close or a supervisor's override; NULL otherwise.
+  close_reason TEXT,
+
+  -- 警情编号 (alarm number from the command centre) and 案件编号 (case number): 第十四条 asks
+  -- every recording to be linked to one of them; NULL until attached.
+  alarm_number TEXT,
+  case_number TEXT,
+
+  -- Kind of enforcement activity (第五条), e.g. 'dispatch-110', 'stop-and-check'; NULL unknown.
+  incident_type TEXT,
+
+  -- Where, as the dispatch gave it; NULL unknown.
+  address TEXT,
+
+  -- Badge numbers of the officers, comma-separated; NULL none given.
+  officers TEXT,
+
+  -- Retention class of its evidence (第十六条): 'ordinary' (at least six months) or 'permanent'.
+  retention TEXT NOT NULL CHECK (retention IN ('ordinary', 'permanent')),
+
+  -- Why the class was set (by a supervisor, or by the incident type); NULL for the default.
+  retention_reason TEXT,
+
+  -- When the incident was flagged for having no alarm or case number 24 hours after its close,
+  -- nanoseconds since the epoch; NULL if never flagged.
+  link_overdue_utc_ns INTEGER,
+
+  CHECK ((closed_utc_ns IS NULL) = (close_kind IS NULL))
+);
+
+-- At most one incident is open at a time: the no-stop rule applies to the open one.
+CREATE UNIQUE INDEX incident_one_open ON incident ((closed_utc_ns IS NULL))
+  WHERE closed_utc_ns IS NULL;
+
+-- The history of each incident, only ever appended: the trigger, every phase, mark, explanation,
+-- case link, retention change and the close, with who did it.
+CREATE TABLE incident_entry (
+  -- Order in which the entries were written.
+  id INTEGER PRIMARY KEY,
+
+  incident_id TEXT NOT NULL REFERENCES incident (id),
+
+  -- System clock, nanoseconds since the epoch.
+  utc_ns INTEGER NOT NULL,
+
+  -- 'trigger', 'phase', 'mark', 'explanation', 'link', 'retention', 'close', 'link-overdue'.
+  kind TEXT NOT NULL CHECK (length(kind) > 0),
+
+  -- The phase, the note, the explanation, 'case_number=...', the reason ...
+  value TEXT NOT NULL,
+
+  -- Who: a user name from the configuration, 'input:<name>' for a hardware trigger, or
+  -- 'patrolrecd' for the daemon itself.
+  actor TEXT NOT NULL
+);
+CREATE INDEX incident_entry_by_incident ON incident_entry (incident_id, id);
+
+-- Incidents select their segments by time.
+CREATE INDEX segment_by_time ON segment (start_utc_ns, end_utc_ns);
+)sql",
 };
 static_assert(std::size(kUpgradeSteps) == Catalog::kSchemaVersion,
               "one upgrade step per schema version");
@@ -839,6 +938,189 @@ Result<std::vector<CatalogEvent>> Catalog::Events() {
   }
   if (rc != SQLITE_DONE) return DbError(db_, path_, "listing events");
   return events;
+}
+
+// --- incidents ----------------------------------------------------------------------------------
+
+namespace {
+
+const std::string kSelectIncident =
+    "SELECT id, trigger, trigger_detail, trigger_utc_ns, pre_event_s, post_event_s, phase, "
+    "closed_utc_ns, close_kind, close_reason, alarm_number, case_number, incident_type, address, "
+    "officers, retention, retention_reason, link_overdue_utc_ns FROM incident ";
+
+std::string JoinComma(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& item : items) out += (out.empty() ? "" : ",") + item;
+  return out;
+}
+
+std::vector<std::string> SplitComma(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (!text.empty() && start <= text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    out.push_back(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+Result<IncidentRecord> RowToIncident(sqlite3_stmt* s, const std::string& path) {
+  IncidentRecord r;
+  r.id = ColumnText(s, 0);
+  r.trigger = ColumnText(s, 1);
+  r.trigger_detail = ColumnText(s, 2);
+  r.trigger_utc_ns = sqlite3_column_int64(s, 3);
+  r.pre_event_s = sqlite3_column_int(s, 4);
+  r.post_event_s = sqlite3_column_int(s, 5);
+  if (!ParseIncidentPhase(ColumnText(s, 6), &r.phase)) {
+    return Status::Error("catalog " + path + ": incident \"" + r.id + "\" has an unknown phase \"" +
+                         ColumnText(s, 6) + "\"");
+  }
+  r.closed_utc_ns = sqlite3_column_int64(s, 7);  // NULL reads as 0: open
+  r.close_kind = ColumnText(s, 8);
+  r.close_reason = ColumnText(s, 9);
+  r.alarm_number = ColumnText(s, 10);
+  r.case_number = ColumnText(s, 11);
+  r.incident_type = ColumnText(s, 12);
+  r.address = ColumnText(s, 13);
+  r.officers = SplitComma(ColumnText(s, 14));
+  if (!ParseRetentionClass(ColumnText(s, 15), &r.retention)) {
+    return Status::Error("catalog " + path + ": incident \"" + r.id +
+                         "\" has an unknown retention class \"" + ColumnText(s, 15) + "\"");
+  }
+  r.retention_reason = ColumnText(s, 16);
+  r.link_overdue_utc_ns = sqlite3_column_int64(s, 17);
+  return r;
+}
+
+Status ReadEntries(sqlite3* db, const std::string& path, IncidentRecord* incident) {
+  const std::string what = "reading the history of incident \"" + incident->id + "\"";
+  Result<Statement> s = Prepare(db, path,
+                                "SELECT utc_ns, kind, value, actor FROM incident_entry "
+                                "WHERE incident_id = ?1 ORDER BY id");
+  if (!s.ok()) return s.status();
+  if (Bind(s->get(), incident->id) != SQLITE_OK) return DbError(db, path, what);
+  int rc;
+  incident->entries.clear();
+  while ((rc = sqlite3_step(s->get())) == SQLITE_ROW) {
+    incident->entries.push_back({sqlite3_column_int64(s->get(), 0), ColumnText(s->get(), 1),
+                                 ColumnText(s->get(), 2), ColumnText(s->get(), 3)});
+  }
+  if (rc != SQLITE_DONE) return DbError(db, path, what);
+  return Status::Ok();
+}
+
+Result<std::vector<IncidentRecord>> ReadIncidents(sqlite3* db, const std::string& path,
+                                                  const std::string& where, const std::string& what,
+                                                  const std::string& key) {
+  Result<Statement> s = Prepare(db, path, kSelectIncident + where);
+  if (!s.ok()) return s.status();
+  if (!key.empty() && Bind(s->get(), key) != SQLITE_OK) return DbError(db, path, what);
+  std::vector<IncidentRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(s->get())) == SQLITE_ROW) {
+    Result<IncidentRecord> r = RowToIncident(s->get(), path);
+    if (!r.ok()) return r.status();
+    out.push_back(std::move(r).value());
+  }
+  if (rc != SQLITE_DONE) return DbError(db, path, what);
+  for (IncidentRecord& r : out) {
+    Status read = ReadEntries(db, path, &r);
+    if (!read.ok()) return read;
+  }
+  return out;
+}
+
+}  // namespace
+
+Status Catalog::SaveIncident(const IncidentRecord& incident, const std::vector<IncidentEntry>& add) {
+  const std::string what = "saving incident \"" + incident.id + "\"";
+  if (incident.id.empty() || incident.trigger.empty() || incident.trigger_utc_ns <= 0) {
+    return Status::Error("catalog " + path_ + ": " + what +
+                         ": an incident needs an id, a trigger and a trigger time");
+  }
+  Transaction transaction(db_);
+  if (transaction.Begin() != SQLITE_OK) return DbError(db_, path_, what);
+  Result<Statement> s = Prepare(
+      db_, path_,
+      "INSERT INTO incident (id, trigger, trigger_detail, trigger_utc_ns, pre_event_s, "
+      "post_event_s, phase, closed_utc_ns, close_kind, close_reason, alarm_number, case_number, "
+      "incident_type, address, officers, retention, retention_reason, link_overdue_utc_ns) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) "
+      "ON CONFLICT (id) DO UPDATE SET phase = excluded.phase, closed_utc_ns = "
+      "excluded.closed_utc_ns, close_kind = excluded.close_kind, close_reason = "
+      "excluded.close_reason, alarm_number = excluded.alarm_number, case_number = "
+      "excluded.case_number, incident_type = excluded.incident_type, address = excluded.address, "
+      "officers = excluded.officers, retention = excluded.retention, retention_reason = "
+      "excluded.retention_reason, link_overdue_utc_ns = excluded.link_overdue_utc_ns");
+  if (!s.ok()) return s.status();
+  const std::string officers = JoinComma(incident.officers);
+  if (Bind(s->get(), incident.id, incident.trigger, incident.trigger_detail,
+           incident.trigger_utc_ns, static_cast<int64_t>(incident.pre_event_s),
+           static_cast<int64_t>(incident.post_event_s), IncidentPhaseName(incident.phase),
+           IntOrNull{!incident.open(), incident.closed_utc_ns},
+           TextOrNull{incident.close_kind}, TextOrNull{incident.close_reason},
+           TextOrNull{incident.alarm_number}, TextOrNull{incident.case_number},
+           TextOrNull{incident.incident_type}, TextOrNull{incident.address},
+           TextOrNull{officers}, RetentionClassName(incident.retention),
+           TextOrNull{incident.retention_reason},
+           IntOrNull{incident.link_overdue_utc_ns != 0, incident.link_overdue_utc_ns}) !=
+          SQLITE_OK ||
+      sqlite3_step(s->get()) != SQLITE_DONE) {
+    if ((sqlite3_extended_errcode(db_) & 0xff) == SQLITE_CONSTRAINT && incident.open()) {
+      return Status::Error("catalog " + path_ + ": " + what +
+                           ": another incident is open (at most one is)");
+    }
+    return DbError(db_, path_, what);
+  }
+  for (const IncidentEntry& entry : add) {
+    Result<Statement> e = Prepare(db_, path_,
+                                  "INSERT INTO incident_entry (incident_id, utc_ns, kind, value, "
+                                  "actor) VALUES (?1, ?2, ?3, ?4, ?5)");
+    if (!e.ok()) return e.status();
+    if (Bind(e->get(), incident.id, entry.utc_ns, entry.kind, entry.value, entry.actor) !=
+            SQLITE_OK ||
+        sqlite3_step(e->get()) != SQLITE_DONE) {
+      return DbError(db_, path_, what + " (its " + entry.kind + " entry)");
+    }
+  }
+  if (transaction.Commit() != SQLITE_OK) return DbError(db_, path_, what);
+  return Status::Ok();
+}
+
+Result<std::optional<IncidentRecord>> Catalog::FindIncident(const std::string& id) {
+  Result<std::vector<IncidentRecord>> rows =
+      ReadIncidents(db_, path_, "WHERE id = ?1", "reading incident \"" + id + "\"", id);
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::optional<IncidentRecord>();
+  return std::optional<IncidentRecord>(std::move(rows->front()));
+}
+
+Result<std::optional<IncidentRecord>> Catalog::OpenIncident() {
+  Result<std::vector<IncidentRecord>> rows = ReadIncidents(
+      db_, path_, "WHERE closed_utc_ns IS NULL", "reading the open incident", "");
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::optional<IncidentRecord>();
+  return std::optional<IncidentRecord>(std::move(rows->front()));
+}
+
+Result<std::vector<IncidentRecord>> Catalog::Incidents() {
+  return ReadIncidents(db_, path_, "ORDER BY trigger_utc_ns, id", "listing incidents", "");
+}
+
+Result<std::vector<SegmentRecord>> Catalog::SegmentsOverlapping(int64_t from_utc_ns,
+                                                                 int64_t to_utc_ns) {
+  const std::string what = "listing segments from " + base::FormatUtcNs(from_utc_ns);
+  Result<Statement> s =
+      Prepare(db_, path_,
+              kSelectSegment +
+                  "WHERE end_utc_ns > ?1 AND start_utc_ns < ?2 ORDER BY camera, sequence");
+  if (!s.ok()) return s.status();
+  if (Bind(s->get(), from_utc_ns, to_utc_ns) != SQLITE_OK) return DbError(db_, path_, what);
+  return ReadSegments(db_, path_, s->get(), what);
 }
 
 }  // namespace patrolrec::storage

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "storage/incident_record.h"
 #include "storage/segment_record.h"
 #include "storage/track.h"
 
@@ -28,7 +29,7 @@ struct CatalogEvent {
 class Catalog {
  public:
   // The schema version this build writes.
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   // Opens (creating if needed) and upgrades the catalog at `path`. Refuses a catalog written by a
   // newer build (its version is higher than kSchemaVersion), naming both versions.
@@ -72,6 +73,21 @@ class Catalog {
   // The points with from_utc_ns <= utc_ns < to_utc_ns, ordered by utc_ns, then by the order they
   // were added.
   base::Result<std::vector<TrackPoint>> TrackPoints(int64_t from_utc_ns, int64_t to_utc_ns);
+
+  // Incidents (schema 3). Inserts `incident` or updates its changeable columns (phase, close,
+  // links, retention, overdue flag; never its id, trigger or times), and appends `add` to its
+  // history, in one transaction. Fails, changing nothing, when it would make a second incident
+  // open.
+  base::Status SaveIncident(const IncidentRecord& incident, const std::vector<IncidentEntry>& add);
+  // The incident with its whole history; empty if there is none with this id.
+  base::Result<std::optional<IncidentRecord>> FindIncident(const std::string& id);
+  // The open incident, if any (at most one is).
+  base::Result<std::optional<IncidentRecord>> OpenIncident();
+  // Every incident with its history, oldest trigger first.
+  base::Result<std::vector<IncidentRecord>> Incidents();
+  // Segments of every camera overlapping [from_utc_ns, to_utc_ns), by camera then sequence: an
+  // incident's evidence.
+  base::Result<std::vector<SegmentRecord>> SegmentsOverlapping(int64_t from_utc_ns, int64_t to_utc_ns);
 
   const std::string& path() const { return path_; }
 

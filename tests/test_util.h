@@ -2,10 +2,30 @@
 // gst-launch-1.0.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
+
 namespace patrolrec::testing {
+
+// A clock that moves only when told to (both its wall and its monotonic time).
+class ManualClock : public base::Clock {
+ public:
+  explicit ManualClock(int64_t utc_ns) : utc_ns_(utc_ns) {}
+  int64_t NowUtcNs() const override { return utc_ns_; }
+  int64_t MonotonicNs() const override { return monotonic_ns_; }
+  void Advance(int64_t ns) {
+    utc_ns_ += ns;
+    monotonic_ns_ += ns;
+  }
+  void AdvanceSeconds(double s) { Advance(static_cast<int64_t>(s * base::kNsPerSecond)); }
+
+ private:
+  int64_t utc_ns_;
+  int64_t monotonic_ns_ = 1'000'000'000;
+};
 
 // A fresh directory under $TMPDIR, removed (with its contents) on destruction unless the
 // environment variable PATROLREC_KEEP_TEST_DIRS is set.
