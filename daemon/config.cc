@@ -29,6 +29,8 @@ constexpr const char* kZoneInfoDir = "/usr/share/zoneinfo";
 const std::vector<std::string> kDeviceKeys = {"id", "plate", "officers", "timezone"};
 const std::vector<std::string> kStorageKeys = {"data_dir", "segment_seconds"};
 const std::vector<std::string> kGpsKeys = {"gpsd", "stale_seconds", "max_clock_offset_ms"};
+const std::vector<std::string> kIncidentKeys = {"pre_event_s", "post_event_s", "speed_trigger_kmh",
+                                                "link_deadline_hours"};
 const std::vector<std::string> kGeofenceKeys = {"kind", "polygon", "circle", "radius_m"};
 const std::vector<std::string> kCameraKeys = {"source",    "url",          "device",  "format",
                                               "clip",      "pattern",      "width",   "height",
@@ -55,6 +57,7 @@ const std::vector<std::string>* KeysOf(const std::string& kind) {
   if (kind == "device") return &kDeviceKeys;
   if (kind == "storage") return &kStorageKeys;
   if (kind == "gps") return &kGpsKeys;
+  if (kind == "incidents") return &kIncidentKeys;
   if (kind == "geofence") return &kGeofenceKeys;
   if (kind == "camera") return &kCameraKeys;
   return nullptr;
@@ -236,7 +239,7 @@ bool IsKeyWord(const std::string& key) {
 
 // The section kinds a key belongs to, for "it belongs in [storage]".
 std::string HomeOf(const std::string& key) {
-  for (const char* kind : {"device", "storage", "gps", "camera", "geofence"}) {
+  for (const char* kind : {"device", "storage", "gps", "incidents", "camera", "geofence"}) {
     const auto* keys = KeysOf(kind);
     if (std::find(keys->begin(), keys->end(), key) != keys->end()) {
       std::string k = kind;
@@ -289,11 +292,12 @@ std::vector<Section> Split(const std::string& text, Errors& errors, int* line_co
       section.line = number;
       current = -1, skipping = true;
       if (!KeysOf(section.kind)) {
-        errors.Add(number, "unknown section " + Quote("[" + inside + "]") +
-                               "; expected [device], [storage], [gps], [camera NAME] or "
-                               "[geofence NAME]" +
-                               DidYouMean(Suggest(section.kind, {"device", "storage", "gps",
-                                                                 "camera", "geofence"})));
+        errors.Add(number,
+                   "unknown section " + Quote("[" + inside + "]") +
+                       "; expected [device], [storage], [gps], [incidents], [camera "
+                       "NAME] or [geofence NAME]" +
+                       DidYouMean(Suggest(section.kind, {"device", "storage", "gps", "incidents",
+                                                         "camera", "geofence"})));
         continue;
       }
       if (section.IsNamed() && section.name.empty()) {
@@ -571,6 +575,16 @@ void ReadGps(const Section& section, Errors& errors, GpsConfig* gps) {
   reader.Int("max_clock_offset_ms", 100, 60000, &gps->max_clock_offset_ms);
 }
 
+void ReadIncidents(const Section& section, Errors& errors, IncidentPolicy* policy) {
+  Reader reader(section, errors);
+  reader.Int("pre_event_s", 0, 3600, &policy->pre_event_s);
+  reader.Int("post_event_s", 0, 3600, &policy->post_event_s);
+  reader.Int("speed_trigger_kmh", 0, 300, &policy->speed_trigger_kmh);
+  int hours = policy->link_deadline_s / 3600;
+  reader.Int("link_deadline_hours", 1, 720, &hours);
+  policy->link_deadline_s = hours * 3600;
+}
+
 gps::Geofence ReadGeofence(const Section& section, Errors& errors) {
   Reader reader(section, errors);
   gps::Geofence fence;
@@ -770,6 +784,7 @@ Result<Config> Parse(const std::string& text, const std::string& file_name, base
     if (section.kind == "device") device = &section;
     if (section.kind == "storage") storage = &section;
     if (section.kind == "gps") ReadGps(section, errors, &config.gps);
+    if (section.kind == "incidents") ReadIncidents(section, errors, &config.incidents);
     if (section.kind == "geofence") config.geofences.push_back(ReadGeofence(section, errors));
     if (section.kind == "camera") config.cameras.push_back(ReadCamera(section, errors));
   }
@@ -859,6 +874,11 @@ std::string FormatConfig(const Config& config) {
                    : config.gps.host + ":" + config.gps.port);
   line("stale_seconds", std::to_string(config.gps.stale_seconds));
   line("max_clock_offset_ms", std::to_string(config.gps.max_clock_offset_ms));
+  out += "\n[incidents]\n";
+  line("pre_event_s", std::to_string(config.incidents.pre_event_s));
+  line("post_event_s", std::to_string(config.incidents.post_event_s));
+  line("speed_trigger_kmh", std::to_string(config.incidents.speed_trigger_kmh));
+  line("link_deadline_hours", std::to_string(config.incidents.link_deadline_s / 3600));
   for (const CameraConfig& camera : config.cameras) {
     out += "\n[camera " + camera.name + "]\n";
     line("source", SourceKindName(camera.source));

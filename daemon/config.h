@@ -67,9 +67,20 @@ struct GpsConfig {
   bool operator==(const GpsConfig&) const = default;
 };
 
+// [incidents]: how incidents take their evidence and which triggers open one (daemon/incidents.h).
+struct IncidentPolicy {
+  int pre_event_s = 120;            // evidence starts this long before the trigger, 0..3600
+  int post_event_s = 30;            // and ends this long after the close, 0..3600
+  int speed_trigger_kmh = 0;        // above this speed an incident opens; 0: off, ..300
+  int link_deadline_s = 24 * 3600;  // 第十四条: a case number within this of the close
+
+  bool operator==(const IncidentPolicy&) const = default;
+};
+
 struct Config {
   DeviceConfig device;
   GpsConfig gps;
+  IncidentPolicy incidents;
   std::string data_dir;                  // absolute; segments, seals and the catalog live here
   int segment_seconds = 60;              // length of a segment file, 2..3600
   std::vector<CameraConfig> cameras;     // in file order, at least one

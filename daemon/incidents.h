@@ -18,6 +18,7 @@
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "daemon/config.h"
 #include "storage/catalog.h"
 #include "storage/incident_record.h"
 
@@ -29,15 +30,6 @@ namespace patrolrec::daemon {
 // (九).
 const std::vector<std::string>& IncidentTypes();
 bool IsIncidentType(const std::string& code);
-
-struct IncidentPolicy {
-  int pre_event_s = 120;            // evidence starts this long before the trigger
-  int post_event_s = 30;            // and ends this long after the close
-  int speed_trigger_kmh = 0;        // 0: speed opens no incident
-  int link_deadline_s = 24 * 3600;  // 第十四条: a case number within 24 h of the close
-
-  bool operator==(const IncidentPolicy&) const = default;
-};
 
 // Who asks: a configured user with a role, a hardware input ("input:light-bar", role "input"),
 // or the daemon itself ("patrolrecd", role "daemon").
