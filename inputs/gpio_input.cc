@@ -86,6 +86,8 @@ class GpioInput final : public InputSource {
         return " (is the line offset on this chip? see gpioinfo)";
       case EBUSY:
         return " (the line is used by another consumer; see gpioinfo)";
+      case ENOTTY:
+        return " (not a GPIO character device; see gpiodetect)";
       case EACCES:
       case EPERM:
         return " (patrolrecd needs read-write access to /dev/gpiochip*)";
@@ -98,7 +100,10 @@ class GpioInput final : public InputSource {
   void Open() {
     // libgpiod reports failures in errno; it is saved before anything else can change it.
     errno = 0;
-    chip_ = gpiod_chip_open_lookup(config_.chip.c_str());
+    // A path is opened as such, so that its own error is reported (the lookup would go on to
+    // try it as a label and end with ENOENT whatever was wrong with the path).
+    chip_ = config_.chip.front() == '/' ? gpiod_chip_open(config_.chip.c_str())
+                                        : gpiod_chip_open_lookup(config_.chip.c_str());
     if (!chip_) {
       int error = SavedErrno(ENOENT);
       return Fail(Where(), error);
