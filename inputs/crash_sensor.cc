@@ -156,9 +156,9 @@ class Accelerometer {
         closedir(listing);
       }
       if (found.empty()) {
-        return base::Status::Error(
-            dir + ": " + base::ErrnoText(ENOENT) +
-            " (is the accelerometer's IIO driver loaded? see " + root + "/*/name)");
+        return base::Status::Error(dir + ": " + base::ErrnoText(ENOENT) +
+                                   " (is the accelerometer's IIO driver loaded? see " + root +
+                                   "/*/name)");
       }
       dir = found;
     }
@@ -272,9 +272,9 @@ class CrashSensor final : public InputSource {
     if (!first.ok()) return Fail(first.message());
     detector_.Reset();
     backoff_ms_ = std::max(config_.retry_min_ms, 1);
-    base::LogInfo("crash sensor " + config_.device + ": " + accelerometer_->dir() + " open, |a| " +
-                      G(*first),
-                  {{"INPUT", "crash"}});
+    base::LogInfo(
+        "crash sensor " + config_.device + ": " + accelerometer_->dir() + " open, |a| " + G(*first),
+        {{"INPUT", "crash"}});
     SetProblem("");
     if (!context_) return;
     poll_source_ = g_timeout_source_new(static_cast<guint>(std::max(1000 / config_.poll_hz, 1)));
@@ -320,9 +320,9 @@ class CrashSensor final : public InputSource {
     double peak_g = detector_.peak_since_crash_g();
     std::optional<CrashDetector::Crash> crash = detector_.Sample(*magnitude, now_ns);
     if (!was_armed && detector_.armed()) {
-      base::LogInfo("crash sensor " + config_.device + ": re-armed; the impact peaked at " +
-                        G(peak_g),
-                    {{"INPUT", "crash"}});
+      base::LogInfo(
+          "crash sensor " + config_.device + ": re-armed; the impact peaked at " + G(peak_g),
+          {{"INPUT", "crash"}});
     }
     if (!crash) return;
     InputEvent event;
@@ -334,9 +334,8 @@ class CrashSensor final : public InputSource {
     event.detail = "peak " + G(crash->peak_g) + " over " +
                    std::to_string(crash->duration_ns / base::kNsPerMs) + " ms (threshold " +
                    G(config_.threshold_g) + ", " + config_.device + ")";
-    base::LogWarning("crash detected: " + event.detail, {{"INPUT", "crash"},
-                                                         {"INPUT_FUNCTION", "crash"},
-                                                         {"INPUT_ACTIVE", "1"}});
+    base::LogWarning("crash detected: " + event.detail,
+                     {{"INPUT", "crash"}, {"INPUT_FUNCTION", "crash"}, {"INPUT_ACTIVE", "1"}});
     if (on_event_) on_event_(event);
   }
 

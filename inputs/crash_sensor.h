@@ -39,9 +39,9 @@ struct CrashSensorConfig {
 class CrashDetector {
  public:
   struct Crash {
-    double peak_g = 0;         // the highest |a| seen in the run so far
-    int64_t start_ns = 0;      // the first sample above the threshold
-    int64_t duration_ns = 0;   // from start_ns to the sample that made it a crash
+    double peak_g = 0;        // the highest |a| seen in the run so far
+    int64_t start_ns = 0;     // the first sample above the threshold
+    int64_t duration_ns = 0;  // from start_ns to the sample that made it a crash
   };
 
   explicit CrashDetector(const CrashSensorConfig& config);

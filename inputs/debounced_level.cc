@@ -4,6 +4,7 @@
 
 #include <glib.h>
 
+#include <algorithm>
 #include <exception>
 #include <utility>
 
@@ -56,29 +57,24 @@ void DebouncedLevel::Observe(bool level) {
 }
 
 void DebouncedLevel::End() {
-  if (timer_) {
-    g_source_destroy(timer_);
-    g_source_unref(timer_);
-    timer_ = nullptr;
-  }
+  CancelTimer();
   if (context_) {
     g_main_context_unref(context_);
     context_ = nullptr;
   }
 }
 
+void DebouncedLevel::CancelTimer() {
+  if (!timer_) return;
+  g_source_destroy(timer_);
+  g_source_unref(timer_);
+  timer_ = nullptr;
+}
+
 void DebouncedLevel::ArmTimer() {
+  CancelTimer();
   std::optional<int64_t> deadline_ns = debouncer_.deadline_ns();
-  if (!deadline_ns) {
-    // Back at the stable level: nothing to confirm.
-    if (timer_) {
-      g_source_destroy(timer_);
-      g_source_unref(timer_);
-      timer_ = nullptr;
-    }
-    return;
-  }
-  if (timer_) g_source_destroy(timer_), g_source_unref(timer_), timer_ = nullptr;
+  if (!deadline_ns) return;  // back at the stable level: nothing to confirm
   int64_t wait_ns = std::max<int64_t>(*deadline_ns - clock_->MonotonicNs(), 0);
   // Rounded up: a timer that fires before the deadline would only have to be armed again.
   auto wait_ms = static_cast<guint>((wait_ns + base::kNsPerMs - 1) / base::kNsPerMs);
@@ -110,11 +106,11 @@ void DebouncedLevel::Emit(const Debouncer::Change& change, const std::string& su
   event.monotonic_ns = change.since_ns;
   event.utc_ns = clock_->NowUtcNs() - (clock_->MonotonicNs() - change.since_ns);
   event.detail = (describe_ ? describe_(change.level) : std::string()) + suffix;
-  base::LogInfo("input \"" + input_ + "\" " + (event.active ? "active" : "inactive") + ": " +
-                    event.detail,
-                {{"INPUT", input_},
-                 {"INPUT_FUNCTION", InputFunctionName(function_)},
-                 {"INPUT_ACTIVE", event.active ? "1" : "0"}});
+  base::LogInfo(
+      "input \"" + input_ + "\" " + (event.active ? "active" : "inactive") + ": " + event.detail,
+      {{"INPUT", input_},
+       {"INPUT_FUNCTION", InputFunctionName(function_)},
+       {"INPUT_ACTIVE", event.active ? "1" : "0"}});
   if (on_event_) on_event_(event);
 }
 

@@ -51,6 +51,7 @@ class DebouncedLevel {
  private:
   void Emit(const Debouncer::Change& change, const std::string& suffix);
   void ArmTimer();
+  void CancelTimer();
   void OnTimer();
 
   std::string input_;

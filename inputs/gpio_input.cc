@@ -2,9 +2,9 @@
 // failure while open (the fd hangs up, an event cannot be read) closes it and starts retrying.
 #include "inputs/gpio_input.h"
 
-#include <gpiod.h>
 #include <glib-unix.h>
 #include <glib.h>
+#include <gpiod.h>
 
 #include <algorithm>
 #include <cerrno>

@@ -17,7 +17,7 @@ struct GpioInputConfig {
   // What gpiod_chip_open_lookup accepts: a name ("gpiochip0"), a path ("/dev/gpiochip0"), a
   // label ("pinctrl-bcm2711") or a number ("0").
   std::string chip;
-  unsigned line = 0;  // the line's offset on the chip
+  unsigned line = 0;        // the line's offset on the chip
   bool active_low = false;  // the input is active when the line is low (a contact to ground)
   int debounce_ms = 50;     // a level must hold this long to count, 1..1000 in the configuration
   InputFunction function = InputFunction::kRecordButton;

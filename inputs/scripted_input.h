@@ -44,7 +44,7 @@ class ScriptedInput final : public InputSource {
   ProblemCallback on_problem_;
   bool started_ = false;
   _GMainContext* context_ = nullptr;  // thread-default context captured by Start()
-  bool level_ = false;  // the raw level last Set
+  bool level_ = false;                // the raw level last Set
   std::string problem_;
 };
 

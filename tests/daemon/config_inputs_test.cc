@@ -72,8 +72,9 @@ TEST(ConfigInputsTest, ReadsGpioInputsInFileOrder) {
   EXPECT_TRUE(door.active_low);
   EXPECT_EQ(door.debounce_ms, 120);
   EXPECT_EQ(door.function, inputs::InputFunction::kRearDoorLock);
-  EXPECT_EQ(DescribeInput(door), "gpio /dev/gpiochip1 line 4, active-low, debounce 120 ms, "
-                                 "rear-door-lock");
+  EXPECT_EQ(DescribeInput(door),
+            "gpio /dev/gpiochip1 line 4, active-low, debounce 120 ms, "
+            "rear-door-lock");
 }
 
 TEST(ConfigInputsTest, ReadsTheCrashSection) {
@@ -120,18 +121,18 @@ TEST(ConfigInputsTest, ReportsMissingKeysAtTheSectionHeader) {
 
 TEST(ConfigInputsTest, ReportsBadValuesWithTheirLineSectionAndKey) {
   std::string error = ParseError(
-      "[input door]\n"      // 9
-      "kind = i2c\n"        // 10
-      "chip = gpio chip\n"  // 11
-      "line = -1\n"         // 12
-      "active_low = yes\n"  // 13
-      "debounce_ms = 0\n"   // 14
-      "function = sirne\n"  // 15
-      "[crash]\n"           // 16
+      "[input door]\n"       // 9
+      "kind = i2c\n"         // 10
+      "chip = gpio chip\n"   // 11
+      "line = -1\n"          // 12
+      "active_low = yes\n"   // 13
+      "debounce_ms = 0\n"    // 14
+      "function = sirne\n"   // 15
+      "[crash]\n"            // 16
       "iio_device = ../x\n"  // 17
-      "threshold_g = 60\n"  // 18
-      "duration_ms = 0\n"   // 19
-      "poll_hz = 5\n");     // 20
+      "threshold_g = 60\n"   // 18
+      "duration_ms = 0\n"    // 19
+      "poll_hz = 5\n");      // 20
   EXPECT_THAT(error, HasSubstr(At(10) + "[input door] kind: expected gpio (the only kind of input "
                                         "so far), got \"i2c\""));
   EXPECT_THAT(error, HasSubstr(At(11) + "[input door] chip: expected a GPIO chip name"));
@@ -163,9 +164,9 @@ TEST(ConfigInputsTest, CrashIsNotAGpioFunction) {
 
 TEST(ConfigInputsTest, TwoInputsOnTheSameChipAndLineAreAnError) {
   std::string error = ParseError(
-      "[input siren]\nkind = gpio\nchip = gpiochip0\nline = 5\nfunction = siren\n"    // 9-13
+      "[input siren]\nkind = gpio\nchip = gpiochip0\nline = 5\nfunction = siren\n"       // 9-13
       "[input lights]\nkind = gpio\nchip = gpiochip0\nline = 5\nfunction = light-bar\n"  // 14-18
-      "[input door]\nkind = gpio\nchip = gpiochip1\nline = 5\nfunction = door\n");      // 19-23
+      "[input door]\nkind = gpio\nchip = gpiochip1\nline = 5\nfunction = door\n");       // 19-23
   EXPECT_THAT(error, HasSubstr(At(17) + "[input lights] line: gpiochip0 line 5 is already used by "
                                         "[input siren]; each GPIO line can drive one input"));
   EXPECT_EQ(error.find("[input door]"), std::string::npos);  // another chip: fine

@@ -171,8 +171,8 @@ TEST(CrashSensorTest, ASustainedCrashGivesExactlyOneEventWithThePeak) {
 TEST(CrashSensorTest, RearmsAfterTheAccelerationStaysLow) {
   TestLoop loop;
   FakeSysfs sysfs;
-  auto sensor = MakeCrashSensor(Config(/*duration_ms=*/30, /*rearm_ms=*/200),
-                                base::Clock::System(), sysfs.root());
+  auto sensor = MakeCrashSensor(Config(/*duration_ms=*/30, /*rearm_ms=*/200), base::Clock::System(),
+                                sysfs.root());
   Recorded recorded;
   sensor->Start(recorded.OnEvent(), recorded.OnProblem());
   sysfs.Set(5000, 0, 0);

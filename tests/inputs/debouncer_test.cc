@@ -16,7 +16,7 @@ using Change = Debouncer::Change;
 // Feeds (level, time) pairs, polling every millisecond in between as a timer would, and returns
 // every change reported.
 std::vector<Change> Replay(Debouncer& debouncer, const std::vector<std::pair<bool, int64_t>>& edges,
-                        int64_t until_ns) {
+                           int64_t until_ns) {
   std::vector<Change> changes;
   size_t next = 0;
   for (int64_t t = 0; t <= until_ns; t += kMs) {
@@ -55,7 +55,8 @@ TEST(DebouncerTest, SwallowsGlitchesShorterThanTheDebounceTime) {
   for (int64_t glitch_ms : {1, 10, 49}) {
     Debouncer debouncer(50 * kMs);
     debouncer.Reset(false, 0);
-    auto changes = Replay(debouncer, {{true, 100 * kMs}, {false, (100 + glitch_ms) * kMs}}, 1000 * kMs);
+    auto changes =
+        Replay(debouncer, {{true, 100 * kMs}, {false, (100 + glitch_ms) * kMs}}, 1000 * kMs);
     EXPECT_TRUE(changes.empty()) << glitch_ms << " ms glitch";
   }
 }
@@ -79,9 +80,13 @@ TEST(DebouncerTest, BouncesOnOpeningAndClosingGiveOnePressAndOneRelease) {
   Debouncer debouncer(30 * kMs);
   debouncer.Reset(false, 0);
   auto changes = Replay(debouncer,
-                     {{true, 100 * kMs}, {false, 102 * kMs}, {true, 104 * kMs},  // press
-                      {false, 500 * kMs}, {true, 501 * kMs}, {false, 503 * kMs}},  // release
-                     1000 * kMs);
+                        {{true, 100 * kMs},
+                         {false, 102 * kMs},
+                         {true, 104 * kMs},  // press
+                         {false, 500 * kMs},
+                         {true, 501 * kMs},
+                         {false, 503 * kMs}},  // release
+                        1000 * kMs);
   ASSERT_EQ(changes.size(), 2u);
   EXPECT_EQ(changes[0], (Change{true, 104 * kMs}));
   EXPECT_EQ(changes[1], (Change{false, 503 * kMs}));
@@ -140,7 +145,8 @@ TEST(DebouncerTest, ExhaustiveShortPulseTrainsNeverReportAnything) {
     Debouncer debouncer(10 * kMs);
     debouncer.Reset(false, 0);
     std::vector<std::pair<bool, int64_t>> edges;
-    for (int slot = 0; slot < 8; ++slot) edges.push_back({((pattern >> slot) & 1) != 0, slot * kMs});
+    for (int slot = 0; slot < 8; ++slot)
+      edges.push_back({((pattern >> slot) & 1) != 0, slot * kMs});
     edges.push_back({false, 8 * kMs});
     EXPECT_TRUE(Replay(debouncer, edges, 100 * kMs).empty()) << pattern;
   }

@@ -105,7 +105,8 @@ class GpioSim {
 
   bool Create(std::string* why) {
     if (access(kConfigfs, W_OK) != 0) {
-      *why = std::string(kConfigfs) + " is absent or not writable (no gpio-sim module, or not root)";
+      *why =
+          std::string(kConfigfs) + " is absent or not writable (no gpio-sim module, or not root)";
       return false;
     }
     dir_ = std::string(kConfigfs) + "/patrolrec-test-" + std::to_string(getpid());
