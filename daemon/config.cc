@@ -32,6 +32,10 @@ const std::vector<std::string> kGpsKeys = {"gpsd", "stale_seconds", "max_clock_o
 const std::vector<std::string> kIncidentKeys = {"pre_event_s", "post_event_s", "speed_trigger_kmh",
                                                 "link_deadline_hours"};
 const std::vector<std::string> kGeofenceKeys = {"kind", "polygon", "circle", "radius_m"};
+const std::vector<std::string> kInputKeys = {"kind",        "chip",       "line", "active_low",
+                                             "debounce_ms", "function"};
+const std::vector<std::string> kCrashKeys = {"iio_device", "threshold_g", "duration_ms",
+                                             "poll_hz"};
 const std::vector<std::string> kCameraKeys = {"source",    "url",          "device",  "format",
                                               "clip",      "pattern",      "width",   "height",
                                               "framerate", "bitrate_kbps", "overlay", "audio"};
@@ -60,6 +64,8 @@ const std::vector<std::string>* KeysOf(const std::string& kind) {
   if (kind == "incidents") return &kIncidentKeys;
   if (kind == "geofence") return &kGeofenceKeys;
   if (kind == "camera") return &kCameraKeys;
+  if (kind == "input") return &kInputKeys;
+  if (kind == "crash") return &kCrashKeys;
   return nullptr;
 }
 
@@ -178,13 +184,13 @@ struct Entry {
 };
 
 struct Section {
-  std::string kind;  // "device", "storage", "gps", "camera" or "geofence"
-  std::string name;  // the camera's or geofence's name
+  std::string kind;  // "device", "storage", "gps", "camera", "geofence", "input" or "crash"
+  std::string name;  // the camera's, geofence's or input's name
   int line = 0;      // of the header
   std::map<std::string, Entry> entries;
 
   std::string Label() const { return IsNamed() ? "[" + kind + " " + name + "]" : "[" + kind + "]"; }
-  bool IsNamed() const { return kind == "camera" || kind == "geofence"; }
+  bool IsNamed() const { return kind == "camera" || kind == "geofence" || kind == "input"; }
   const Entry* Find(const std::string& key) const {
     auto it = entries.find(key);
     return it == entries.end() ? nullptr : &it->second;
@@ -239,11 +245,13 @@ bool IsKeyWord(const std::string& key) {
 
 // The section kinds a key belongs to, for "it belongs in [storage]".
 std::string HomeOf(const std::string& key) {
-  for (const char* kind : {"device", "storage", "gps", "incidents", "camera", "geofence"}) {
+  for (const char* kind :
+       {"device", "storage", "gps", "incidents", "camera", "geofence", "input", "crash"}) {
     const auto* keys = KeysOf(kind);
     if (std::find(keys->begin(), keys->end(), key) != keys->end()) {
       std::string k = kind;
-      return k == "camera" || k == "geofence" ? "[" + k + " NAME]" : "[" + k + "]";
+      return k == "camera" || k == "geofence" || k == "input" ? "[" + k + " NAME]"
+                                                               : "[" + k + "]";
     }
   }
   return "";
@@ -294,15 +302,17 @@ std::vector<Section> Split(const std::string& text, Errors& errors, int* line_co
       if (!KeysOf(section.kind)) {
         errors.Add(number,
                    "unknown section " + Quote("[" + inside + "]") +
-                       "; expected [device], [storage], [gps], [incidents], [camera "
-                       "NAME] or [geofence NAME]" +
+                       "; expected [device], [storage], [gps], [incidents], [camera NAME], "
+                       "[geofence NAME], [input NAME] or [crash]" +
                        DidYouMean(Suggest(section.kind, {"device", "storage", "gps", "incidents",
-                                                         "camera", "geofence"})));
+                                                         "camera", "geofence", "input", "crash"})));
         continue;
       }
       if (section.IsNamed() && section.name.empty()) {
         errors.Add(number, section.kind == "camera"
                                ? "[camera]: a camera section needs a name, e.g. [camera road]"
+                           : section.kind == "input"
+                               ? "[input]: an input section needs a name, e.g. [input light-bar]"
                                : "[geofence]: a geofence section needs a name, e.g. "
                                  "[geofence city-holding-area]");
         continue;
@@ -312,7 +322,9 @@ std::vector<Section> Split(const std::string& text, Errors& errors, int* line_co
         errors.Add(number, section.Label() + ": a " + section.kind +
                                " name is lower-case letters, digits and '-' (at most "
                                "64), e.g. " +
-                               (section.kind == "camera" ? "cabin-rear" : "city-holding-area") +
+                               (section.kind == "camera"  ? "cabin-rear"
+                                : section.kind == "input" ? "rear-door-lock"
+                                                          : "city-holding-area") +
                                ", got " + Quote(section.name));
         continue;
       }
@@ -714,6 +726,87 @@ CameraConfig ReadCamera(const Section& section, Errors& errors) {
   return camera;
 }
 
+// [input NAME]: a GPIO line (the only kind so far).
+inputs::GpioInputConfig ReadInput(const Section& section, Errors& errors) {
+  Reader reader(section, errors);
+  inputs::GpioInputConfig input;
+  input.name = section.name;
+  if (const Entry* kind = reader.Get("kind")) {
+    if (kind->value != "gpio") reader.Bad("kind", "gpio (the only kind of input so far)");
+  } else {
+    reader.Missing("kind", " (gpio)");
+  }
+  input.chip = reader.String("chip", "", /*required=*/true,
+                             " (the GPIO chip: a name such as gpiochip0, a path such as "
+                             "/dev/gpiochip0, or its label; see gpiodetect)");
+  if (reader.Get("chip") &&
+      (input.chip.empty() || input.chip.find_first_of(" \t") != std::string::npos)) {
+    reader.Bad("chip", "a GPIO chip name (gpiochip0), path (/dev/gpiochip0) or label");
+  }
+  if (!reader.Get("line")) {
+    reader.Missing("line", " (the line's offset on the chip, as gpioinfo lists it)");
+  } else {
+    int line = 0;
+    const std::string& text = reader.Get("line")->value;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), line);
+    if (text.empty() || error != std::errc() || end != text.data() + text.size() || line < 0 ||
+        line > 1023) {
+      reader.Bad("line", "the line's offset on the chip, a whole number from 0 to 1023");
+    } else {
+      input.line = static_cast<unsigned>(line);
+    }
+  }
+  reader.Bool("active_low", &input.active_low);
+  reader.Int("debounce_ms", 1, 1000, &input.debounce_ms);
+  if (const Entry* function = reader.Get("function")) {
+    if (!inputs::ParseInputFunction(function->value, &input.function) ||
+        input.function == inputs::InputFunction::kCrash) {
+      std::vector<std::string> names;
+      for (auto f : {inputs::InputFunction::kLightBar, inputs::InputFunction::kSiren,
+                     inputs::InputFunction::kDoor, inputs::InputFunction::kRearDoorLock,
+                     inputs::InputFunction::kRecordButton}) {
+        names.push_back(inputs::InputFunctionName(f));
+      }
+      std::string hint = function->value == "crash"
+                             ? " (a crash sensor is configured in a [crash] section)"
+                             : DidYouMean(Suggest(function->value, names));
+      std::string last = names.back();
+      names.pop_back();
+      reader.Bad("function", Join(names, ", ") + " or " + last + hint);
+    }
+  } else {
+    reader.Missing("function", " (light-bar, siren, door, rear-door-lock or record-button)");
+  }
+  return input;
+}
+
+// [crash]: the accelerometer.
+inputs::CrashSensorConfig ReadCrash(const Section& section, Errors& errors) {
+  Reader reader(section, errors);
+  inputs::CrashSensorConfig crash;
+  crash.device = reader.String("iio_device", crash.device);
+  if (reader.Get("iio_device") &&
+      (crash.device.empty() || crash.device.find_first_of("/ \t") != std::string::npos ||
+       crash.device == "." || crash.device == "..")) {
+    reader.Bad("iio_device",
+               "an IIO device under /sys/bus/iio/devices (iio:device0) or its driver's name "
+               "(lis3dh)");
+  }
+  if (const Entry* threshold = reader.Get("threshold_g")) {
+    char* end = nullptr;
+    double value = std::strtod(threshold->value.c_str(), &end);
+    if (threshold->value.empty() || end != threshold->value.c_str() + threshold->value.size() ||
+        !(value >= 0.5 && value <= 50)) {
+      reader.Bad("threshold_g", "a number of g from 0.5 to 50, e.g. 2.5");
+    } else {
+      crash.threshold_g = value;
+    }
+  }
+  reader.Int("duration_ms", 1, 1000, &crash.duration_ms);
+  reader.Int("poll_hz", 10, 1000, &crash.poll_hz);
+  return crash;
+}
+
 // Shortest decimal that reads back as the same double.
 std::string FormatNumber(double value) {
   char text[64];
@@ -769,6 +862,18 @@ const char* V4l2FormatName(V4l2Format format) {
   return "?";
 }
 
+std::string DescribeInput(const inputs::GpioInputConfig& input) {
+  return "gpio " + input.chip + " line " + std::to_string(input.line) +
+         (input.active_low ? ", active-low" : "") + ", debounce " +
+         std::to_string(input.debounce_ms) + " ms, " + inputs::InputFunctionName(input.function);
+}
+
+std::string DescribeCrash(const inputs::CrashSensorConfig& crash) {
+  return crash.device + ", above " + FormatNumber(crash.threshold_g) + " g for " +
+         std::to_string(crash.duration_ms) + " ms, polled at " + std::to_string(crash.poll_hz) +
+         " Hz";
+}
+
 namespace {
 
 Result<Config> Parse(const std::string& text, const std::string& file_name, base::Env& env) {
@@ -787,6 +892,23 @@ Result<Config> Parse(const std::string& text, const std::string& file_name, base
     if (section.kind == "incidents") ReadIncidents(section, errors, &config.incidents);
     if (section.kind == "geofence") config.geofences.push_back(ReadGeofence(section, errors));
     if (section.kind == "camera") config.cameras.push_back(ReadCamera(section, errors));
+    if (section.kind == "input") {
+      config.inputs.push_back(ReadInput(section, errors));
+      // Two inputs on one line: the second request would fail with EBUSY at every start.
+      const inputs::GpioInputConfig& input = config.inputs.back();
+      for (size_t i = 0; i + 1 < config.inputs.size(); ++i) {
+        const inputs::GpioInputConfig& other = config.inputs[i];
+        if (!input.chip.empty() && other.chip == input.chip && other.line == input.line) {
+          const Entry* line = section.Find("line");
+          errors.Add(line ? line->line : section.line,
+                     section.Label() + " line: " + input.chip + " line " +
+                         std::to_string(input.line) + " is already used by [input " + other.name +
+                         "]; each GPIO line can drive one input");
+          break;
+        }
+      }
+    }
+    if (section.kind == "crash") config.crash = ReadCrash(section, errors);
   }
   // A missing section is reported at the end of the file, where it would be added.
   if (device) {
@@ -913,6 +1035,22 @@ std::string FormatConfig(const Config& config) {
         line("audio", "alsa:" + camera.alsa_device);
         break;
     }
+  }
+  for (const inputs::GpioInputConfig& input : config.inputs) {
+    out += "\n[input " + input.name + "]\n";
+    line("kind", "gpio");
+    line("chip", input.chip);
+    line("line", std::to_string(input.line));
+    line("active_low", input.active_low ? "true" : "false");
+    line("debounce_ms", std::to_string(input.debounce_ms));
+    line("function", inputs::InputFunctionName(input.function));
+  }
+  if (config.crash) {
+    out += "\n[crash]\n";
+    line("iio_device", config.crash->device);
+    line("threshold_g", FormatNumber(config.crash->threshold_g));
+    line("duration_ms", std::to_string(config.crash->duration_ms));
+    line("poll_hz", std::to_string(config.crash->poll_hz));
   }
   for (const gps::Geofence& fence : config.geofences) {
     out += "\n[geofence " + fence.name + "]\n";

@@ -6,19 +6,23 @@
 // and every error names file:line, the section and key, what was expected and what was found, so
 // a technician at the roadside can fix the file without reading code.
 //
-// Format: UTF-8 text. `[device]`, `[storage]`, optionally `[gps]` and `[geofence NAME]`, and one
-// `[camera NAME]` section per camera, each holding `key = value` lines. Whitespace around keys and
+// Format: UTF-8 text. `[device]`, `[storage]`, optionally `[gps]`, `[geofence NAME]`,
+// `[input NAME]` (trigger inputs) and `[crash]` (the crash sensor), and one `[camera NAME]`
+// section per camera, each holding `key = value` lines. Whitespace around keys and
 // values is ignored. `#` begins a comment at the start of a line or after whitespace (so
 // `rtsp://host/a#b` keeps its `#`). A value may be written in double quotes to keep leading or
 // trailing spaces or a ` #`; inside quotes `\"` is a quote and `\\` a backslash.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/env.h"
 #include "base/status.h"
 #include "gps/geofence.h"
+#include "inputs/crash_sensor.h"
+#include "inputs/gpio_input.h"
 #include "pipeline/camera_spec.h"
 
 namespace patrolrec::daemon {
@@ -85,6 +89,9 @@ struct Config {
   int segment_seconds = 60;              // length of a segment file, 2..3600
   std::vector<CameraConfig> cameras;     // in file order, at least one
   std::vector<gps::Geofence> geofences;  // [geofence NAME] sections, in file order
+  // [input NAME] sections (kind = gpio), in file order; no two on the same chip and line.
+  std::vector<inputs::GpioInputConfig> inputs;
+  std::optional<inputs::CrashSensorConfig> crash;  // [crash]; absent: no crash sensor
   std::string source_file;               // the file this was read from (for messages)
 
   bool operator==(const Config&) const = default;
@@ -111,5 +118,10 @@ std::string FormatConfig(const Config& config);
 
 const char* SourceKindName(SourceKind kind);    // "v4l2", "rtsp", "test", "clip"
 const char* V4l2FormatName(V4l2Format format);  // "raw", "mjpeg", "h264"
+
+// One line for --check-config: "gpio gpiochip0 line 17, active-low, debounce 50 ms, light-bar".
+std::string DescribeInput(const inputs::GpioInputConfig& input);
+// "iio:device0, above 2.5 g for 30 ms, polled at 200 Hz".
+std::string DescribeCrash(const inputs::CrashSensorConfig& crash);
 
 }  // namespace patrolrec::daemon

@@ -232,6 +232,12 @@ int main(int argc, char** argv) {
       std::printf("  geofence %s: %s, %s\n", fence.name.c_str(), gps::GeofenceKindName(fence.kind),
                   shape.c_str());
     }
+    for (const auto& input : loaded->inputs) {
+      std::printf("  input %s: %s\n", input.name.c_str(), daemon::DescribeInput(input).c_str());
+    }
+    if (loaded->crash) {
+      std::printf("  crash sensor: %s\n", daemon::DescribeCrash(*loaded->crash).c_str());
+    }
     return 0;
   }
   if (options.demo == !options.config_path.empty()) {
