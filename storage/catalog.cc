@@ -754,11 +754,12 @@ Result<std::unique_ptr<Catalog>> Catalog::OpenReadOnly(const std::string& path) 
   Result<int> version = ReadUserVersion(db, path, Mode::kReadOnly);
   if (!version.ok()) return version.status();
   if (*version > kSchemaVersion) return RefuseNewer(path, *version);
-  if (*version < kSchemaVersion) {
+  if (*version < kOldestReadableVersion) {
     // Upgrading would change the file, which this open promises not to do.
     return Status::Error("catalog " + path + " has schema version " + std::to_string(*version) +
                          (*version == 0 ? " (an empty database, or not a patrolrec catalog)" : "") +
-                         "; this build reads version " + std::to_string(kSchemaVersion) +
+                         "; this build reads versions " + std::to_string(kOldestReadableVersion) +
+                         " to " + std::to_string(kSchemaVersion) +
                          " and does not upgrade a catalog opened read-only");
   }
   catalog->schema_version_ = *version;

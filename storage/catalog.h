@@ -30,12 +30,17 @@ class Catalog {
  public:
   // The schema version this build writes.
   static constexpr int kSchemaVersion = 3;
+  // The oldest version OpenReadOnly reads: segments and track points have kept their columns
+  // since version 2, so the verifier checks a device that runs an older build (later tables,
+  // such as incidents, are then absent).
+  static constexpr int kOldestReadableVersion = 2;
 
   // Opens (creating if needed) and upgrades the catalog at `path`. Refuses a catalog written by a
   // newer build (its version is higher than kSchemaVersion), naming both versions.
   static base::Result<std::unique_ptr<Catalog>> Open(const std::string& path);
   // Opens an existing catalog without changing anything (not even its WAL), for the offline
-  // verifier working on a copy. Fails if the file is absent or of another schema version.
+  // verifier working on a copy. Fails if the file is absent or of a version outside
+  // kOldestReadableVersion..kSchemaVersion.
   // Creates no file (no -shm, no -wal): it takes no locks and reads the WAL into memory, so it is
   // for copies and stopped devices, not for a catalog that a running patrolrecd is writing.
   static base::Result<std::unique_ptr<Catalog>> OpenReadOnly(const std::string& path);

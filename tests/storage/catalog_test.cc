@@ -484,8 +484,34 @@ TEST(CatalogTest, ReadOnlyOpenRefusesAVersionOneCatalogWithoutTouchingIt) {
   const std::string before = ReadBytes(path);
   auto catalog = Catalog::OpenReadOnly(path);
   ASSERT_FALSE(catalog.ok());
-  EXPECT_THAT(catalog.message(), HasSubstr("has schema version 1; this build reads version " +
+  EXPECT_THAT(catalog.message(), HasSubstr("has schema version 1; this build reads versions 2 to " +
                                            std::to_string(Catalog::kSchemaVersion)));
+  EXPECT_EQ(ReadBytes(path), before);
+}
+
+// A device still running a version-2 build (no incidents yet): the verifier must read its
+// segments without upgrading anything. Found when the appliance image (an older build) was
+// checked with a newer host verifier.
+TEST(CatalogTest, ReadOnlyOpenReadsAVersionTwoCatalogWithoutTouchingIt) {
+  TempDir dir;
+  const std::string path = dir / "catalog.db";
+  {
+    auto catalog = OpenOrDie(path);
+    ASSERT_TRUE(catalog->InsertSegment(MakeRecord("road", 1)).ok());
+  }
+  {
+    RawDb raw(path);
+    raw.Exec("DROP INDEX segment_by_time; DROP TABLE incident_entry; DROP TABLE incident; "
+             "PRAGMA user_version = 2; PRAGMA wal_checkpoint(TRUNCATE)");
+  }
+  const std::string before = ReadBytes(path);
+  auto catalog = Catalog::OpenReadOnly(path);
+  ASSERT_TRUE(catalog.ok()) << catalog.message();
+  EXPECT_EQ((*catalog)->schema_version(), 2);
+  auto rows = (*catalog)->Segments();
+  ASSERT_TRUE(rows.ok()) << rows.message();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_TRUE(SameRecord((*rows)[0], MakeRecord("road", 1)));
   EXPECT_EQ(ReadBytes(path), before);
 }
 
