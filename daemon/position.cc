@@ -5,10 +5,6 @@
 #include <utility>
 
 namespace patrolrec::daemon {
-namespace {
-
-constexpr guint kTickMs = 1000;
-
 std::string Coordinates(double latitude_deg, double longitude_deg) {
   char text[64];
   std::snprintf(text, sizeof text, "%.5f%c %.5f%c", std::fabs(latitude_deg),
@@ -17,8 +13,12 @@ std::string Coordinates(double latitude_deg, double longitude_deg) {
   return text;
 }
 
+namespace {
+
+constexpr guint kTickMs = 1000;
+
 std::string Coordinates(const gps::Fix& fix) {
-  return Coordinates(fix.latitude_deg, fix.longitude_deg);
+  return daemon::Coordinates(fix.latitude_deg, fix.longitude_deg);
 }
 
 std::string Speed(const gps::Fix& fix) {

@@ -31,6 +31,9 @@ namespace patrolrec::daemon {
 inline constexpr char kNoFixText[] = "无GPS定位 NO GPS FIX";
 
 // "41.72345N 125.93012E  42 km/h  3D"; "无GPS定位 NO GPS FIX"; stale fixes say so with their age.
+// "41.71809N 125.92241E": a position as the overlay, the events and the messages write it.
+std::string Coordinates(double latitude_deg, double longitude_deg);
+
 std::string PositionLine(gps::FixState state, const std::optional<gps::Fix>& last,
                          int64_t now_mono_ns);
 // Empty while the time is verified; else "时间未校验 TIME UNVERIFIED (GPS +3.21 s)" or

@@ -164,6 +164,7 @@ base::Status Recorder::Open() {
   };
   position.on_position = [this](const gps::Fix& fix) {
     sealer_->RecordTrackPoint(ToTrackPoint(fix));
+    if (on_fix_) on_fix_(fix);
   };
   position.on_event = [this](const std::string& kind, const std::string& detail) {
     sealer_->RecordEvent({clock_->NowUtcNs(), kind, "", "", detail});

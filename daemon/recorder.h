@@ -98,6 +98,9 @@ class Recorder {
   // Position, time trust and geofences (after Open()).
   const Position& position() const { return *position_; }
 
+  // Called on the main loop for every fix with a position (speed triggers, the status page).
+  void set_on_fix(std::function<void(const gps::Fix&)> f) { on_fix_ = std::move(f); }
+
   // Called on the main loop after each segment is sealed.
   void set_on_sealed(std::function<void(const storage::SegmentRecord&)> f) {
     on_sealed_ = std::move(f);
@@ -142,6 +145,7 @@ class Recorder {
   std::function<gps::KernelClockState()> kernel_clock_ = gps::ReadKernelClockState;
   std::unique_ptr<Position> position_;
   std::function<void(const gps::GeofenceEvent&)> on_geofence_;
+  std::function<void(const gps::Fix&)> on_fix_;
   guint tick_ = 0;
   guint stop_poll_ = 0;
   int cameras_stopping_ = 0;
