@@ -321,8 +321,8 @@ TEST(ConfigTest, ReportsUnknownSectionAndSuggestsTheClosestOne) {
                                  "source = test\n"  // 8
                                  "[camera yard]\nsource = test\n");
   EXPECT_THAT(error, HasSubstr(At(7) + "unknown section \"[camra road]\"; expected [device], "
-                                       "[storage], [gps], [camera NAME] or [geofence NAME] "
-                                       "(did you mean \"camera\"?)"));
+                                       "[storage], [gps], [camera NAME], [geofence NAME], "
+                                       "[api] or [user NAME] (did you mean \"camera\"?)"));
   // Keys of a section already reported are not reported again, one by one.
   EXPECT_THAT(error, ::testing::Not(HasSubstr(At(8))));
 }
