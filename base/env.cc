@@ -26,7 +26,8 @@ Status PosixError(const std::string& what, const std::string& path, int errnum) 
 
 class PosixWritableFile final : public WritableFile {
  public:
-  PosixWritableFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  PosixWritableFile(std::string path, int fd, bool data_only = false)
+      : path_(std::move(path)), fd_(fd), data_only_(data_only) {}
   ~PosixWritableFile() override {
     if (fd_ >= 0) ::close(fd_);
   }
@@ -43,7 +44,10 @@ class PosixWritableFile final : public WritableFile {
     return Status::Ok();
   }
   Status Sync() override {
-    if (::fsync(fd_) != 0) return PosixError("fsync", path_, errno);
+    // fdatasync is enough: it also writes the size, which is all an append changes in the inode.
+    if ((data_only_ ? ::fdatasync(fd_) : ::fsync(fd_)) != 0) {
+      return PosixError(data_only_ ? "fdatasync" : "fsync", path_, errno);
+    }
     return Status::Ok();
   }
   Status Close() override {
@@ -56,6 +60,7 @@ class PosixWritableFile final : public WritableFile {
  private:
   std::string path_;
   int fd_;
+  bool data_only_;
 };
 
 class PosixSequentialFile final : public SequentialFile {
@@ -117,6 +122,12 @@ class PosixEnv final : public Env {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0) return PosixError("create", path, errno);
     return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd));
+  }
+  Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path,
+                                                          mode_t mode) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, mode);
+    if (fd < 0) return PosixError("open for appending", path, errno);
+    return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd, /*data_only=*/true));
   }
   Result<std::unique_ptr<SequentialFile>> NewSequentialFile(const std::string& path) override {
     int fd = OpenReadOnly(path);
@@ -194,6 +205,10 @@ class PosixEnv final : public Env {
 };
 
 }  // namespace
+
+Result<std::unique_ptr<WritableFile>> Env::NewAppendableFile(const std::string& path, mode_t) {
+  return Status::Error(path + ": this Env cannot open files for appending");
+}
 
 Env* Env::Default() {
   static PosixEnv env;

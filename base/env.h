@@ -47,6 +47,11 @@ class Env {
   // Creates (or truncates) a file for writing, with the given permission bits.
   virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path,
                                                                 mode_t mode = 0644) = 0;
+  // Opens (creating it if absent) a file to which every Append adds at the end (O_APPEND), for
+  // logs that are only ever extended, such as the audit log. Sync is fdatasync. Envs that have no
+  // use for it keep this default, which fails.
+  virtual Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path,
+                                                                  mode_t mode = 0640);
   virtual Result<std::unique_ptr<SequentialFile>> NewSequentialFile(const std::string& path) = 0;
   virtual Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(
       const std::string& path) = 0;

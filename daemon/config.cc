@@ -16,6 +16,7 @@
 #include <string_view>
 #include <utility>
 
+#include "storage/seal.h"
 #include "storage/segment_name.h"
 
 namespace patrolrec::daemon {
@@ -36,6 +37,8 @@ const std::vector<std::string> kInputKeys = {"kind",        "chip",       "line"
                                              "debounce_ms", "function"};
 const std::vector<std::string> kCrashKeys = {"iio_device", "threshold_g", "duration_ms",
                                              "poll_hz"};
+const std::vector<std::string> kApiKeys = {"socket", "listen"};
+const std::vector<std::string> kUserKeys = {"role", "token_sha256"};
 const std::vector<std::string> kCameraKeys = {"source",    "url",          "device",  "format",
                                               "clip",      "pattern",      "width",   "height",
                                               "framerate", "bitrate_kbps", "overlay", "audio"};
@@ -66,6 +69,8 @@ const std::vector<std::string>* KeysOf(const std::string& kind) {
   if (kind == "camera") return &kCameraKeys;
   if (kind == "input") return &kInputKeys;
   if (kind == "crash") return &kCrashKeys;
+  if (kind == "api") return &kApiKeys;
+  if (kind == "user") return &kUserKeys;
   return nullptr;
 }
 
@@ -190,7 +195,9 @@ struct Section {
   std::map<std::string, Entry> entries;
 
   std::string Label() const { return IsNamed() ? "[" + kind + " " + name + "]" : "[" + kind + "]"; }
-  bool IsNamed() const { return kind == "camera" || kind == "geofence" || kind == "input"; }
+  bool IsNamed() const {
+    return kind == "camera" || kind == "geofence" || kind == "input" || kind == "user";
+  }
   const Entry* Find(const std::string& key) const {
     auto it = entries.find(key);
     return it == entries.end() ? nullptr : &it->second;
@@ -245,13 +252,13 @@ bool IsKeyWord(const std::string& key) {
 
 // The section kinds a key belongs to, for "it belongs in [storage]".
 std::string HomeOf(const std::string& key) {
-  for (const char* kind :
-       {"device", "storage", "gps", "incidents", "camera", "geofence", "input", "crash"}) {
+  for (const char* kind : {"device", "storage", "gps", "incidents", "camera", "geofence", "input",
+                           "crash", "api", "user"}) {
     const auto* keys = KeysOf(kind);
     if (std::find(keys->begin(), keys->end(), key) != keys->end()) {
       std::string k = kind;
-      return k == "camera" || k == "geofence" || k == "input" ? "[" + k + " NAME]"
-                                                               : "[" + k + "]";
+      return k == "camera" || k == "geofence" || k == "input" || k == "user" ? "[" + k + " NAME]"
+                                                                               : "[" + k + "]";
     }
   }
   return "";
@@ -303,9 +310,10 @@ std::vector<Section> Split(const std::string& text, Errors& errors, int* line_co
         errors.Add(number,
                    "unknown section " + Quote("[" + inside + "]") +
                        "; expected [device], [storage], [gps], [incidents], [camera NAME], "
-                       "[geofence NAME], [input NAME] or [crash]" +
-                       DidYouMean(Suggest(section.kind, {"device", "storage", "gps", "incidents",
-                                                         "camera", "geofence", "input", "crash"})));
+                       "[geofence NAME], [input NAME], [crash], [api] or [user NAME]" +
+                       DidYouMean(Suggest(section.kind,
+                                          {"device", "storage", "gps", "incidents", "camera",
+                                           "geofence", "input", "crash", "api", "user"})));
         continue;
       }
       if (section.IsNamed() && section.name.empty()) {
@@ -313,6 +321,8 @@ std::vector<Section> Split(const std::string& text, Errors& errors, int* line_co
                                ? "[camera]: a camera section needs a name, e.g. [camera road]"
                            : section.kind == "input"
                                ? "[input]: an input section needs a name, e.g. [input light-bar]"
+                           : section.kind == "user"
+                               ? "[user]: a user section needs the user's name, e.g. [user li-wei]"
                                : "[geofence]: a geofence section needs a name, e.g. "
                                  "[geofence city-holding-area]");
         continue;
@@ -324,6 +334,7 @@ std::vector<Section> Split(const std::string& text, Errors& errors, int* line_co
                                "64), e.g. " +
                                (section.kind == "camera"  ? "cabin-rear"
                                 : section.kind == "input" ? "rear-door-lock"
+                                : section.kind == "user"  ? "li-wei"
                                                           : "city-holding-area") +
                                ", got " + Quote(section.name));
         continue;
@@ -650,6 +661,61 @@ gps::Geofence ReadGeofence(const Section& section, Errors& errors) {
   return fence;
 }
 
+// Reads a `listen =` value: HOST:PORT, [IPv6]:PORT or none. False for anything else.
+bool ParseListenAddress(const std::string& value, ApiConfig* api) {
+  if (value == "none") {
+    api->listen_host.clear(), api->listen_port.clear();
+    return true;
+  }
+  GpsConfig address;  // the same HOST:PORT rule as gpsd's address
+  if (!ParseGpsdAddress(value, &address) || !address.enabled) return false;
+  api->listen_host = address.host, api->listen_port = address.port;
+  return true;
+}
+
+void ReadApi(const Section& section, Errors& errors, ApiConfig* api) {
+  Reader reader(section, errors);
+  api->socket = reader.String("socket", api->socket);
+  if (reader.Get("socket") && (!IsAbsolutePath(api->socket) || api->socket.size() > 107)) {
+    reader.Bad("socket", "an absolute path of at most 107 bytes, e.g. /run/patrolrec/api.sock");
+  }
+  if (const Entry* listen = reader.Get("listen")) {
+    if (!ParseListenAddress(listen->value, api)) {
+      reader.Bad("listen", "HOST:PORT for the in-car terminal, e.g. 127.0.0.1:8080, or none");
+    }
+  }
+}
+
+bool IsLowerHex64(const std::string& text) {
+  return text.size() == 64 && std::all_of(text.begin(), text.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+UserConfig ReadUser(const Section& section, Errors& errors) {
+  Reader reader(section, errors);
+  UserConfig user;
+  user.name = section.name;
+  const std::vector<std::pair<std::string, Role>> roles = {{"officer", Role::kOfficer},
+                                                           {"supervisor", Role::kSupervisor},
+                                                           {"technician", Role::kTechnician},
+                                                           {"auditor", Role::kAuditor}};
+  if (!reader.Get("role")) {
+    reader.Missing("role", " (officer, supervisor, technician or auditor)");
+  } else {
+    reader.Choice("role", roles, &user.role);
+  }
+  user.token_sha256 = reader.String("token_sha256", "", /*required=*/true,
+                                    " (the SHA-256 of the user's token: printf %s TOKEN | "
+                                    "sha256sum)");
+  if (reader.Get("token_sha256") && !IsLowerHex64(user.token_sha256)) {
+    reader.Bad("token_sha256",
+               "64 lower-case hex digits, the SHA-256 of the token (printf %s TOKEN | sha256sum), "
+               "not the token itself");
+  }
+  return user;
+}
+
 CameraConfig ReadCamera(const Section& section, Errors& errors) {
   Reader reader(section, errors);
   CameraConfig camera;
@@ -909,6 +975,21 @@ Result<Config> Parse(const std::string& text, const std::string& file_name, base
       }
     }
     if (section.kind == "crash") config.crash = ReadCrash(section, errors);
+    if (section.kind == "api") ReadApi(section, errors, &config.api);
+    if (section.kind == "user") config.users.push_back(ReadUser(section, errors));
+  }
+  // One token, one identity: the audit log must be able to say who did it.
+  std::map<std::string, const Section*> token_owner;
+  for (const Section& section : sections) {
+    const Entry* token = section.kind == "user" ? section.Find("token_sha256") : nullptr;
+    if (!token) continue;
+    auto [it, inserted] = token_owner.emplace(token->value, &section);
+    if (!inserted) {
+      errors.Add(token->line, section.Label() + " token_sha256: the same token as " +
+                                  it->second->Label() + " (line " +
+                                  std::to_string(it->second->Find("token_sha256")->line) +
+                                  "); every user needs a token of their own");
+    }
   }
   // A missing section is reported at the end of the file, where it would be added.
   if (device) {
@@ -920,6 +1001,9 @@ Result<Config> Parse(const std::string& text, const std::string& file_name, base
     ReadStorage(*storage, errors, &config);
   } else {
     errors.Add(line_count, "no [storage] section: data_dir is required");
+  }
+  if (config.api.socket.empty() && !config.data_dir.empty()) {
+    config.api.socket = config.data_dir + "/api.sock";
   }
   if (config.cameras.empty()) {
     errors.Add(line_count, "no [camera NAME] section: at least one camera is required");
@@ -973,6 +1057,11 @@ Config DemoConfig(const std::string& data_dir, int segment_seconds) {
   rear.pattern = "ball";
   rear.audio = AudioKind::kNone;
   config.cameras.push_back(rear);
+
+  config.api.socket = data_dir + "/api.sock";
+  for (const DemoUser& demo : kDemoUsers) {
+    config.users.push_back(UserConfig{demo.name, demo.role, storage::Sha256Hex(demo.token)});
+  }
   return config;
 }
 
@@ -1051,6 +1140,18 @@ std::string FormatConfig(const Config& config) {
     line("threshold_g", FormatNumber(config.crash->threshold_g));
     line("duration_ms", std::to_string(config.crash->duration_ms));
     line("poll_hz", std::to_string(config.crash->poll_hz));
+  }
+  out += "\n[api]\n";
+  line("socket", config.api.socket);
+  line("listen", config.api.listen_host.empty()
+                     ? "none"
+                 : config.api.listen_host.find(':') != std::string::npos
+                     ? "[" + config.api.listen_host + "]:" + config.api.listen_port
+                     : config.api.listen_host + ":" + config.api.listen_port);
+  for (const UserConfig& user : config.users) {
+    out += "\n[user " + user.name + "]\n";
+    line("role", RoleName(user.role));
+    line("token_sha256", user.token_sha256);
   }
   for (const gps::Geofence& fence : config.geofences) {
     out += "\n[geofence " + fence.name + "]\n";

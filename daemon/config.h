@@ -6,9 +6,10 @@
 // and every error names file:line, the section and key, what was expected and what was found, so
 // a technician at the roadside can fix the file without reading code.
 //
-// Format: UTF-8 text. `[device]`, `[storage]`, optionally `[gps]`, `[geofence NAME]`,
-// `[input NAME]` (trigger inputs) and `[crash]` (the crash sensor), and one `[camera NAME]`
-// section per camera, each holding `key = value` lines. Whitespace around keys and
+// Format: UTF-8 text. `[device]`, `[storage]`, optionally `[gps]`, `[incidents]`,
+// `[geofence NAME]`, `[input NAME]` (trigger inputs), `[crash]` (the crash sensor), `[api]` and
+// `[user NAME]` (the control API), and one `[camera NAME]` section per camera, each holding
+// `key = value` lines. Whitespace around keys and
 // values is ignored. `#` begins a comment at the start of a line or after whitespace (so
 // `rtsp://host/a#b` keeps its `#`). A value may be written in double quotes to keep leading or
 // trailing spaces or a ` #`; inside quotes `\"` is a quote and `\\` a backslash.
@@ -20,6 +21,7 @@
 
 #include "base/env.h"
 #include "base/status.h"
+#include "daemon/role.h"
 #include "gps/geofence.h"
 #include "inputs/crash_sensor.h"
 #include "inputs/gpio_input.h"
@@ -81,10 +83,31 @@ struct IncidentPolicy {
   bool operator==(const IncidentPolicy&) const = default;
 };
 
+// [api]: where the control API listens (docs/control-api.md).
+struct ApiConfig {
+  std::string socket;  // absolute path of the Unix socket; default DATA_DIR/api.sock
+  std::string listen_host;  // `listen = HOST:PORT` for the in-car terminal; "" = `none` (default)
+  std::string listen_port;
+
+  bool operator==(const ApiConfig&) const = default;
+};
+
+// [user NAME]: one user of the control API. The file holds the SHA-256 of the token, never the
+// token, so a copy of the configuration grants nothing.
+struct UserConfig {
+  std::string name;  // [a-z0-9-]+, unique; the actor in the audit log
+  Role role = Role::kOfficer;
+  std::string token_sha256;  // 64 lower-case hex digits: `printf %s TOKEN | sha256sum`
+
+  bool operator==(const UserConfig&) const = default;
+};
+
 struct Config {
   DeviceConfig device;
   GpsConfig gps;
   IncidentPolicy incidents;
+  ApiConfig api;
+  std::vector<UserConfig> users;         // [user NAME] sections, in file order
   std::string data_dir;                  // absolute; segments, seals and the catalog live here
   int segment_seconds = 60;              // length of a segment file, 2..3600
   std::vector<CameraConfig> cameras;     // in file order, at least one
@@ -109,7 +132,19 @@ base::Result<Config> LoadConfig(base::Env& env, const std::string& path);
 bool ParseGpsdAddress(const std::string& value, GpsConfig* gps);
 
 // The configuration of `patrolrecd --demo`: device PR-DEMO-0001 with three test-pattern cameras
-// (road 1280x720, cabin-front 640x360 with a test tone, cabin-rear 640x360), all at 30 fps.
+// (road 1280x720, cabin-front 640x360 with a test tone, cabin-rear 640x360), all at 30 fps, and
+// one API user per role whose token is well known (kDemoUsers; for the demo only).
+struct DemoUser {
+  const char* name;
+  Role role;
+  const char* token;
+};
+inline constexpr DemoUser kDemoUsers[] = {
+    {"demo-officer", Role::kOfficer, "demo-officer-token"},
+    {"demo-supervisor", Role::kSupervisor, "demo-supervisor-token"},
+    {"demo-technician", Role::kTechnician, "demo-technician-token"},
+    {"demo-auditor", Role::kAuditor, "demo-auditor-token"},
+};
 Config DemoConfig(const std::string& data_dir, int segment_seconds);
 
 // A configuration file that ParseConfig reads back as `config` (every key written out, defaults

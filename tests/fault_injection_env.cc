@@ -45,6 +45,23 @@ base::Result<std::unique_ptr<base::WritableFile>> FaultInjectionEnv::NewWritable
       new TrackedWritableFile(std::move(file).value(), path, this));
 }
 
+base::Result<std::unique_ptr<base::WritableFile>> FaultInjectionEnv::NewAppendableFile(
+    const std::string& path, mode_t mode) {
+  const bool existed = target_->Exists(path);
+  auto file = target_->NewAppendableFile(path, mode);
+  if (!file.ok()) return file.status();
+  // What was there before is taken as durable up to its size unless this Env saw it written.
+  if (existed) {
+    std::lock_guard lock(mutex_);
+    if (!durable_size_.count(path)) {
+      auto size = target_->FileSize(path);
+      if (size.ok()) durable_size_[path] = *size;
+    }
+  }
+  return std::unique_ptr<base::WritableFile>(
+      new TrackedWritableFile(std::move(file).value(), path, this));
+}
+
 base::Status FaultInjectionEnv::SyncFile(const std::string& path) {
   base::Status s = target_->SyncFile(path);
   if (s.ok()) RecordSynced(path);

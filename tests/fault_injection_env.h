@@ -29,6 +29,8 @@ class FaultInjectionEnv : public base::Env {
 
   base::Result<std::unique_ptr<base::WritableFile>> NewWritableFile(const std::string& path,
                                                                     mode_t mode) override;
+  base::Result<std::unique_ptr<base::WritableFile>> NewAppendableFile(const std::string& path,
+                                                                      mode_t mode) override;
   base::Result<std::unique_ptr<base::SequentialFile>> NewSequentialFile(
       const std::string& path) override {
     return target_->NewSequentialFile(path);

@@ -1,0 +1,427 @@
+#include "daemon/control_routes.h"
+
+#include <glib.h>
+#include <sys/statvfs.h>
+
+#include <cmath>
+
+#include "base/env.h"
+#include "base/log.h"
+
+namespace patrolrec::daemon {
+
+namespace {
+
+using nlohmann::json;
+using storage::IncidentRecord;
+
+const std::set<Role> kEveryRole = {Role::kOfficer, Role::kSupervisor, Role::kTechnician,
+                                   Role::kAuditor};
+const std::set<Role> kCrew = {Role::kOfficer, Role::kSupervisor};
+// Who may see evidence (incidents, their segments): never a technician (R13).
+const std::set<Role> kEvidenceReaders = {Role::kOfficer, Role::kSupervisor, Role::kAuditor};
+const std::set<Role> kSupervisorOnly = {Role::kSupervisor};
+// Who may ask for a camera to stop (maintenance outside an incident); refused during one.
+const std::set<Role> kStoppers = {Role::kOfficer, Role::kSupervisor, Role::kTechnician};
+const std::set<Role> kSelfCheckers = {Role::kTechnician, Role::kSupervisor};
+
+std::string Utc(int64_t utc_ns) { return base::FormatUtcNs(utc_ns); }
+
+Actor ActorOf(const ApiRequest& request) {
+  return Actor{request.who.user, RoleName(request.who.role)};
+}
+
+ApiResponse Ok(nlohmann::json body) {
+  ApiResponse response;
+  response.body = std::move(body);
+  return response;
+}
+
+json Nullable(const std::string& text) { return text.empty() ? json(nullptr) : json(text); }
+
+}  // namespace
+
+json IncidentJson(const IncidentRecord& incident,
+                  const std::vector<storage::SegmentRecord>* segments) {
+  json phases = json::array(), marks = json::array(), explanations = json::array(),
+       history = json::array();
+  for (const storage::IncidentEntry& e : incident.entries) {
+    json item = {{"utc", Utc(e.utc_ns)}, {"by", e.actor}};
+    if (e.kind == "phase")
+      phases.push_back({{"phase", e.value}, {"utc", Utc(e.utc_ns)}, {"by", e.actor}});
+    if (e.kind == "mark")
+      marks.push_back({{"utc", Utc(e.utc_ns)}, {"note", e.value}, {"by", e.actor}});
+    if (e.kind == "explanation") {
+      explanations.push_back({{"utc", Utc(e.utc_ns)}, {"text", e.value}, {"by", e.actor}});
+    }
+    history.push_back(
+        {{"utc", Utc(e.utc_ns)}, {"kind", e.kind}, {"value", e.value}, {"by", e.actor}});
+  }
+  json out = {
+      {"id", incident.id},
+      {"phase", storage::IncidentPhaseName(incident.phase)},
+      {"open", incident.open()},
+      {"trigger", incident.trigger},
+      {"trigger_detail", incident.trigger_detail},
+      {"trigger_utc", Utc(incident.trigger_utc_ns)},
+      {"opened_utc", Utc(incident.trigger_utc_ns)},
+      {"closed_utc", incident.open() ? json(nullptr) : json(Utc(incident.closed_utc_ns))},
+      {"close_kind", Nullable(incident.close_kind)},
+      {"close_reason", Nullable(incident.close_reason)},
+      {"alarm_number", Nullable(incident.alarm_number)},
+      {"case_number", Nullable(incident.case_number)},
+      {"incident_type", Nullable(incident.incident_type)},
+      {"address", Nullable(incident.address)},
+      {"officers", incident.officers},
+      {"retention", storage::RetentionClassName(incident.retention)},
+      {"retention_reason", Nullable(incident.retention_reason)},
+      {"link_overdue", incident.link_overdue_utc_ns != 0 && incident.case_number.empty()},
+      {"evidence_from_utc", Utc(incident.evidence_from_utc_ns())},
+      {"evidence_to_utc",
+       incident.open() ? json(nullptr) : json(Utc(incident.evidence_to_utc_ns()))},
+      {"phases", phases},
+      {"marks", marks},
+      {"explanations", explanations},
+      {"history", history},
+  };
+  if (segments) {
+    json list = json::array();
+    for (const storage::SegmentRecord& s : *segments) {
+      list.push_back({{"camera", s.camera},
+                      {"sequence", s.sequence},
+                      {"file", s.file},
+                      {"start_utc", Utc(s.start_utc_ns)},
+                      {"end_utc", Utc(s.end_utc_ns)},
+                      {"state", storage::SegmentStateName(s.state)},
+                      {"sha256", s.sha256_hex}});
+    }
+    out["segments"] = list;
+  }
+  return out;
+}
+
+ControlRoutes::ControlRoutes(ApiServer* server, Recorder* recorder, Duty* duty, base::Clock* clock)
+    : server_(server), recorder_(recorder), duty_(duty), clock_(clock) {
+  ApiServer& s = *server_;
+  s.Route("GET", "/v1/status", kEveryRole, AuditPolicy::kRefusalsOnly,
+          [this](const ApiRequest& r) { return Ok(Status(r.who.role)); });
+  s.Route("GET", "/v1/health", kEveryRole, AuditPolicy::kRefusalsOnly,
+          [this](const ApiRequest&) { return Ok(Health()); });
+  s.Route("POST", "/v1/self-check", kSelfCheckers, AuditPolicy::kAlways, [this](const ApiRequest&) {
+    ApiResponse response = Ok(SelfCheck());
+    response.audit_detail = response.body["ok"].get<bool>() ? "all checks passed" : "checks failed";
+    return response;
+  });
+
+  // Incidents.
+  s.Route("GET", "/v1/incidents", kEvidenceReaders, AuditPolicy::kAlways,
+          [this](const ApiRequest&) {
+            auto all = duty_->incidents().List();
+            if (!all.ok()) return ApiResponse::Error(500, "storage", all.message());
+            json list = json::array();
+            for (const IncidentRecord& incident : *all)
+              list.push_back(IncidentJson(incident, nullptr));
+            return Ok(json{{"incidents", list}});
+          });
+  s.Route(
+      "GET", "/v1/incidents/{id}", kEvidenceReaders, AuditPolicy::kAlways,
+      [this](const ApiRequest& r) {
+        const std::string& id = r.params.at("id");
+        auto found = duty_->incidents().Find(id);
+        if (!found.ok()) return ApiResponse::Error(500, "storage", found.message());
+        if (!found->has_value()) {
+          return ApiResponse::Error(404, "not-found", "no incident \"" + id + "\" on this device");
+        }
+        auto segments = duty_->incidents().Evidence(**found);
+        if (!segments.ok()) return ApiResponse::Error(500, "storage", segments.message());
+        ApiResponse response = Ok(IncidentJson(**found, &*segments));
+        response.audit_detail = "viewed with " + std::to_string(segments->size()) + " segment(s)";
+        return response;
+      });
+  s.Route("POST", "/v1/incidents", kCrew, AuditPolicy::kAlways, [this](const ApiRequest& r) {
+    FieldReader fields(r.body);
+    DispatchOrder order;
+    order.alarm_number = fields.String("alarm_number", 64);
+    order.incident_type = fields.String("incident_type", 64);
+    order.address = fields.String("address", 512);
+    order.officers =
+        fields.OptionalStringArray("officers", 16, 32).value_or(std::vector<std::string>{});
+    order.case_number = fields.OptionalString("case_number", 64).value_or("");
+    if (auto error = fields.Finish()) return *error;
+    ApiResponse response =
+        FromReply(duty_->incidents().Dispatch(order, ActorOf(r)), 201, "dispatch");
+    if (response.status == 201) {
+      response.headers.push_back(
+          {"Location", "/v1/incidents/" + response.body["id"].get<std::string>()});
+    }
+    return response;
+  });
+  s.Route("POST", "/v1/incidents/{id}/phase", kCrew, AuditPolicy::kAlways,
+          [this](const ApiRequest& r) {
+            FieldReader fields(r.body);
+            std::string phase = fields.String("phase", 32);
+            if (auto error = fields.Finish()) return *error;
+            return FromReply(duty_->incidents().SetPhase(r.params.at("id"), phase, ActorOf(r)), 200,
+                             "phase " + phase);
+          });
+  s.Route(
+      "POST", "/v1/incidents/{id}/marks", kCrew, AuditPolicy::kAlways, [this](const ApiRequest& r) {
+        FieldReader fields(r.body);
+        std::string note = fields.String("note", 1024);
+        if (auto error = fields.Finish()) return *error;
+        return FromReply(duty_->incidents().Mark(r.params.at("id"), note, ActorOf(r)), 200, "mark");
+      });
+  s.Route("POST", "/v1/incidents/{id}/explanations", kCrew, AuditPolicy::kAlways,
+          [this](const ApiRequest& r) {
+            FieldReader fields(r.body);
+            std::string text = fields.String("text", 4096);
+            if (auto error = fields.Finish()) return *error;
+            return FromReply(duty_->incidents().Explain(r.params.at("id"), text, ActorOf(r)), 200,
+                             "explanation");
+          });
+  s.Route("POST", "/v1/incidents/{id}/handover", kCrew, AuditPolicy::kAlways,
+          [this](const ApiRequest& r) {
+            FieldReader fields(r.body);
+            bool confirm = fields.Bool("confirm");
+            if (auto error = fields.Finish()) return *error;
+            if (!confirm) {
+              return ApiResponse::Error(422, "not-confirmed",
+                                        "the crew must confirm the handover (\"confirm\": true)");
+            }
+            return FromReply(duty_->incidents().Handover(r.params.at("id"), ActorOf(r)), 200,
+                             "handover");
+          });
+  s.Route(
+      "POST", "/v1/incidents/{id}/close", kCrew, AuditPolicy::kAlways, [this](const ApiRequest& r) {
+        FieldReader fields(r.body);
+        bool no_suspect = fields.Bool("no_suspect");
+        std::string reason = fields.String("reason", 1024);
+        if (auto error = fields.Finish()) return *error;
+        if (!no_suspect) {
+          return ApiResponse::Error(
+              422, "suspect",
+              "an incident with a suspect ends with the handover at a holding area "
+              "(POST .../handover), or a supervisor's override; \"no_suspect\": true closes "
+              "one in which nobody was transported");
+        }
+        return FromReply(duty_->incidents().CloseNoSuspect(r.params.at("id"), reason, ActorOf(r)),
+                         200, "closed, no suspect: " + reason);
+      });
+  s.Route("POST", "/v1/incidents/{id}/override-close", kSupervisorOnly, AuditPolicy::kAlways,
+          [this](const ApiRequest& r) {
+            FieldReader fields(r.body);
+            std::string reason = fields.String("reason", 2048);
+            if (auto error = fields.Finish()) return *error;
+            return FromReply(
+                duty_->incidents().OverrideClose(r.params.at("id"), reason, ActorOf(r)), 200,
+                "override close: " + reason);
+          });
+  s.Route(
+      "POST", "/v1/incidents/{id}/links", kCrew, AuditPolicy::kAlways, [this](const ApiRequest& r) {
+        FieldReader fields(r.body);
+        std::string alarm = fields.OptionalString("alarm_number", 64).value_or("");
+        std::string case_number = fields.OptionalString("case_number", 64).value_or("");
+        if (auto error = fields.Finish()) return *error;
+        return FromReply(duty_->incidents().Link(r.params.at("id"), alarm, case_number, ActorOf(r)),
+                         200, "links: alarm " + alarm + " case " + case_number);
+      });
+  s.Route("POST", "/v1/incidents/{id}/retention", kSupervisorOnly, AuditPolicy::kAlways,
+          [this](const ApiRequest& r) {
+            FieldReader fields(r.body);
+            std::string retention = fields.String("class", 16);
+            std::string reason = fields.String("reason", 1024);
+            if (auto error = fields.Finish()) return *error;
+            return FromReply(
+                duty_->incidents().SetRetention(r.params.at("id"), retention, reason, ActorOf(r)),
+                200, "retention " + retention + ": " + reason);
+          });
+
+  // The record button and stop requests.
+  s.Route("POST", "/v1/record", kStoppers, AuditPolicy::kAlways, [this](const ApiRequest& r) {
+    FieldReader fields(r.body);
+    std::string action = fields.String("action", 16);
+    if (auto error = fields.Finish()) return *error;
+    if (action == "start") {
+      if (r.who.role == Role::kTechnician) {
+        return ApiResponse::Error(403, "forbidden",
+                                  "the record button opens an incident: officers and supervisors");
+      }
+      return FromReply(duty_->RecordButton(ActorOf(r)), 200, "record button");
+    }
+    if (action == "stop") {
+      IncidentReply reply = duty_->StopRecording(ActorOf(r));
+      if (!reply.ok()) return FromReply(reply, 200, "");
+      ApiResponse response = Ok(json{{"stopped", recorder_->camera_names()}});
+      response.audit_detail = "every camera stopped (no incident open)";
+      return response;
+    }
+    return ApiResponse::Error(400, "bad-field",
+                              "action must be \"start\" or \"stop\", got \"" + action + "\"");
+  });
+  s.Route("POST", "/v1/cameras/{name}/stop", kStoppers, AuditPolicy::kAlways,
+          [this](const ApiRequest& r) {
+            const std::string& name = r.params.at("name");
+            IncidentReply reply = duty_->StopCamera(name, ActorOf(r));
+            if (!reply.ok()) return FromReply(reply, 200, "");
+            ApiResponse response = Ok(json{{"stopped", json::array({name})}});
+            response.audit_detail = "camera " + name + " stopped (no incident open)";
+            return response;
+          });
+
+  duty_->set_on_change([this](const IncidentRecord& incident, const std::string& change) {
+    json data = IncidentJson(incident, nullptr);
+    data["change"] = change;
+    server_->Publish("incident", data, kEvidenceReaders);
+  });
+}
+
+ControlRoutes::~ControlRoutes() { Stop(); }
+
+void ControlRoutes::Start() {
+  health_timer_ = g_timeout_add(
+      1000,
+      [](gpointer self) -> gboolean {
+        static_cast<ControlRoutes*>(self)->PublishHealthIfChanged();
+        return G_SOURCE_CONTINUE;
+      },
+      this);
+}
+
+void ControlRoutes::Stop() {
+  if (health_timer_) {
+    g_source_remove(health_timer_);
+    health_timer_ = 0;
+  }
+}
+
+void ControlRoutes::PublishHealthIfChanged() {
+  json cameras = Health()["cameras"];
+  std::string text = cameras.dump();
+  if (text == last_health_) return;
+  last_health_ = text;
+  server_->Publish("health", json{{"cameras", cameras}}, kEveryRole);
+}
+
+ApiResponse ControlRoutes::FromReply(const IncidentReply& reply, int ok_status,
+                                     const std::string& what) {
+  ApiResponse response;
+  switch (reply.outcome) {
+    case IncidentOutcome::kOk:
+      response.status = ok_status;
+      response.body = IncidentJson(reply.incident, nullptr);
+      response.audit_detail = reply.incident.id + ": " + what;
+      return response;
+    case IncidentOutcome::kInvalid:
+      response = ApiResponse::Error(422, "invalid", reply.reason);
+      break;
+    case IncidentOutcome::kNotFound:
+      response = ApiResponse::Error(404, "not-found", reply.reason);
+      break;
+    case IncidentOutcome::kConflict:
+      response = ApiResponse::Error(409, "conflict", reply.reason);
+      break;
+    case IncidentOutcome::kFailed:
+      response = ApiResponse::Error(500, "storage", reply.reason);
+      break;
+  }
+  if (!reply.incident.id.empty()) response.body["incident"] = reply.incident.id;
+  return response;
+}
+
+json ControlRoutes::Status(Role role) const {
+  const Config& config = recorder_->config();
+  json out = {{"device", config.device.id}, {"plate", config.device.plate}};
+  out["cameras"] = Health()["cameras"];
+  const Position& position = recorder_->position();
+  json where = {{"state", gps::FixStateName(position.state())}};
+  if (position.last_fix() && position.last_fix()->has_position()) {
+    const gps::Fix& fix = *position.last_fix();
+    where["latitude"] = fix.latitude_deg;
+    where["longitude"] = fix.longitude_deg;
+    where["text"] = Coordinates(fix.latitude_deg, fix.longitude_deg);
+    if (!std::isnan(fix.speed_mps)) where["speed_kmh"] = std::round(fix.speed_mps * 36) / 10;
+  }
+  where["geofences"] = position.InsideGeofences();
+  out["position"] = where;
+  const gps::ClockStatus& clock = position.clock_status();
+  json time = {{"verified", clock.verified},
+               {"source", gps::TimeSourceName(clock.source)},
+               {"reason", clock.reason}};
+  if (clock.offset_ns) time["offset_s"] = *clock.offset_ns / 1e9;
+  out["time"] = time;
+  const auto& open = duty_->incidents().open_incident();
+  if (role == Role::kTechnician) {
+    out["incident"] = open ? json{{"open", true}} : json(nullptr);  // health, never evidence
+  } else {
+    out["incident"] = open ? IncidentJson(*open, nullptr) : json(nullptr);
+  }
+  return out;
+}
+
+json ControlRoutes::Health() const {
+  const RecorderHealth health = recorder_->Health(clock_->MonotonicNs());
+  json cameras = json::array();
+  for (const std::string& name : recorder_->camera_names()) {
+    pipeline::CameraPipeline* camera = recorder_->camera(name);
+    json item = {{"name", name},
+                 {"state", recorder_->paused_cameras().count(name)
+                               ? "paused"
+                               : pipeline::CameraStateName(camera->state())}};
+    std::string problem = camera->OverdueProblem(clock_->MonotonicNs());
+    if (!problem.empty()) item["problem"] = problem;
+    cameras.push_back(item);
+  }
+  json out = {{"cameras", cameras},
+              {"recording", health.recording},
+              {"failed", health.failed},
+              {"paused", health.paused},
+              {"segments_sealed", recorder_->segments_sealed()},
+              {"seal_failures", recorder_->seal_failures()},
+              {"unsealed_files", recorder_->UnsealedFiles().size()},
+              {"gps", gps::FixStateName(recorder_->position().state())},
+              {"time_verified", recorder_->position().clock_status().verified}};
+  struct statvfs fs {};
+  if (statvfs(recorder_->config().data_dir.c_str(), &fs) == 0) {
+    out["disk"] = {{"free_bytes", static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize},
+                   {"total_bytes", static_cast<uint64_t>(fs.f_blocks) * fs.f_frsize}};
+  }
+  json inputs = json::array();
+  for (const std::string& d : duty_->InputDescriptions()) inputs.push_back(d);
+  out["inputs"] = inputs;
+  out["input_problems"] = duty_->InputProblems();
+  return out;
+}
+
+json ControlRoutes::SelfCheck() const {
+  json checks = json::array();
+  bool all_ok = true;
+  auto check = [&](const std::string& name, bool ok, const std::string& detail) {
+    checks.push_back({{"name", name}, {"ok", ok}, {"detail", detail}});
+    all_ok = all_ok && ok;
+  };
+  json health = Health();
+  for (const json& camera : health["cameras"]) {
+    const std::string state = camera["state"];
+    check("camera " + camera["name"].get<std::string>(), state == "recording",
+          camera.contains("problem") ? camera["problem"].get<std::string>() : state);
+  }
+  if (health.contains("disk")) {
+    const double free = health["disk"]["free_bytes"].get<double>();
+    const double total = health["disk"]["total_bytes"].get<double>();
+    char detail[96];
+    std::snprintf(detail, sizeof detail, "%.1f GiB free of %.1f GiB", free / (1 << 30),
+                  total / (1 << 30));
+    check("disk", total > 0 && free / total >= 0.05, detail);
+  } else {
+    check("disk", false, "cannot read the data directory's file system");
+  }
+  const std::string gps_state = health["gps"];
+  check("gps", gps_state == "3d" || gps_state == "2d", "fix state " + gps_state);
+  check("time", health["time_verified"].get<bool>(), recorder_->position().clock_status().reason);
+  check("seals", recorder_->seal_failures() == 0,
+        std::to_string(recorder_->seal_failures()) + " seal failure(s) since start");
+  for (const std::string& problem : duty_->InputProblems()) check("input", false, problem);
+  return json{{"ok", all_ok}, {"checks", checks}, {"utc", Utc(clock_->NowUtcNs())}};
+}
+
+}  // namespace patrolrec::daemon

@@ -1,0 +1,50 @@
+// The control API's routes for the recorder and the incidents (docs/control-api.md has the
+// table): status and health, the self-check, incidents (dispatch, phases, marks, handover, closes,
+// case links, explanations, retention), the record button and stop requests, which pass the
+// no-stop rule (daemon/duty.h). Every incident change is also published on the event stream to
+// the roles that may see evidence; camera health to every role.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "base/clock.h"
+#include "daemon/api_server.h"
+#include "daemon/duty.h"
+#include "daemon/recorder.h"
+
+namespace patrolrec::daemon {
+
+// The incident as the API returns it: times as RFC 3339 UTC, its history split into phases,
+// marks and explanations, and (with `segments`) its evidence.
+nlohmann::json IncidentJson(const storage::IncidentRecord& incident,
+                            const std::vector<storage::SegmentRecord>* segments);
+
+class ControlRoutes {
+ public:
+  // Registers every route on `server`; all must outlive this object.
+  ControlRoutes(ApiServer* server, Recorder* recorder, Duty* duty, base::Clock* clock);
+  ~ControlRoutes();
+  ControlRoutes(const ControlRoutes&) = delete;
+  ControlRoutes& operator=(const ControlRoutes&) = delete;
+
+  // Publishes camera health on the event stream when it changes (checked once a second).
+  void Start();
+  void Stop();
+
+  nlohmann::json Status(Role role) const;
+  nlohmann::json Health() const;
+  nlohmann::json SelfCheck() const;
+
+ private:
+  ApiResponse FromReply(const IncidentReply& reply, int ok_status, const std::string& what);
+  void PublishHealthIfChanged();
+
+  ApiServer* server_;
+  Recorder* recorder_;
+  Duty* duty_;
+  base::Clock* clock_;
+  unsigned health_timer_ = 0;
+  std::string last_health_;
+};
+
+}  // namespace patrolrec::daemon

@@ -1,0 +1,862 @@
+// patrolctl: the command line over patrolrecd's control API (docs/control-api.md), for crews,
+// supervisors, technicians and auditors. Each command is one HTTP call; the daemon decides
+// everything, this program only builds the request and prints the answer. `audit verify` is the
+// exception: it checks an audit log file offline, with no daemon.
+//
+// Invariant: exit status 0 when the daemon did what was asked, 1 when it refused or failed (its
+// reason is printed) or could not be reached, 2 for a usage error.
+#include <curl/curl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cctype>
+
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/env.h"
+#include "storage/audit_log.h"
+
+namespace {
+
+using nlohmann::json;
+
+constexpr char kDefaultSocket[] = "/run/patrolrec/api.sock";
+
+constexpr char kUsage[] =
+    "Usage: patrolctl [OPTIONS] COMMAND [ARGS]\n"
+    "\n"
+    "Talks to patrolrecd's control API. Every command but `audit verify` needs the daemon and a\n"
+    "token; what a token may do depends on its user's role.\n"
+    "\n"
+    "Options:\n"
+    "  --socket PATH     the daemon's Unix socket (default $PATROLCTL_SOCKET or\n"
+    "                    /run/patrolrec/api.sock)\n"
+    "  --url URL         talk over TCP instead, e.g. http://127.0.0.1:8080\n"
+    "  --token TOKEN     your API token (default $PATROLCTL_TOKEN)\n"
+    "  --token-file FILE read the token from FILE (safer than --token: not in `ps`)\n"
+    "  --json            print the daemon's JSON answer as it is\n"
+    "  --help            this help; `patrolctl COMMAND --help` for a command's\n"
+    "\n"
+    "Commands:\n"
+    "  status                      device, cameras, position, time and the open incident\n"
+    "  health                      health of cameras, GPS, disk and uplink\n"
+    "  self-check                  run the self-check now (technician, supervisor)\n"
+    "  incident list|show|dispatch|phase|mark|handover|close|override-close|link|explain|\n"
+    "           retention          incidents; `patrolctl incident --help`\n"
+    "  record start|stop           the manual record button\n"
+    "  camera stop NAME            stop one camera (refused during an incident)\n"
+    "  events                      follow events, one line each, until Ctrl-C\n"
+    "  audit list [--since SEQ]    the audit log (auditor, supervisor)\n"
+    "  audit verify FILE           check an audit log's hash chain offline\n"
+    "\n"
+    "Exit status: 0 done; 1 refused, failed or daemon unreachable; 2 usage error.\n";
+
+constexpr char kIncidentUsage[] =
+    "Usage: patrolctl incident SUBCOMMAND ...\n"
+    "\n"
+    "  list                                  all incidents, newest first\n"
+    "  show ID                               one incident in full\n"
+    "  dispatch --alarm N --type TYPE --address TEXT [--officer BADGE]... [--case N]\n"
+    "                                        open an incident for a dispatch (110 order)\n"
+    "  phase ID PHASE                        PHASE: en-route, on-scene or transporting\n"
+    "  mark ID NOTE                          mark a moment with a note\n"
+    "  handover ID                           the suspect was handed over at the holding area\n"
+    "  close ID --no-suspect --reason TEXT   close an incident without a suspect\n"
+    "  override-close ID --reason TEXT       close it anyway (supervisor)\n"
+    "  link ID [--alarm N] [--case N]        link the alarm (警情) or case number\n"
+    "  explain ID TEXT                       the crew's written explanation of a gap\n"
+    "  retention ID ordinary|permanent --reason TEXT\n"
+    "                                        set the retention class (supervisor)\n";
+
+struct Options {
+  std::string socket;
+  std::string url;
+  std::string token;
+  bool json = false;
+};
+
+int UsageError(const std::string& message, const std::string& help = "patrolctl --help") {
+  std::fprintf(stderr, "patrolctl: %s\nTry '%s'.\n", message.c_str(), help.c_str());
+  return 2;
+}
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "patrolctl: %s\n", message.c_str());
+  return 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+
+struct Reply {
+  bool connected = false;
+  std::string connect_error;
+  long status = 0;
+  std::string body;
+};
+
+size_t Collect(char* data, size_t size, size_t count, void* out) {
+  static_cast<std::string*>(out)->append(data, size * count);
+  return size * count;
+}
+
+std::string Where(const Options& options) {
+  return options.url.empty() ? "socket " + options.socket : options.url;
+}
+
+CURL* NewRequest(const Options& options, const std::string& method, const std::string& path,
+                 curl_slist** headers) {
+  CURL* curl = curl_easy_init();
+  const std::string url = (options.url.empty() ? std::string("http://localhost") : options.url) +
+                          path;
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  if (options.url.empty()) curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, options.socket.c_str());
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+  *headers = curl_slist_append(*headers, ("Authorization: Bearer " + options.token).c_str());
+  *headers = curl_slist_append(*headers, "Accept: application/json");
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 5L);
+  return curl;
+}
+
+Reply Call(const Options& options, const std::string& method, const std::string& path,
+           const std::optional<json>& body = std::nullopt) {
+  Reply reply;
+  curl_slist* headers = nullptr;
+  CURL* curl = NewRequest(options, method, path, &headers);
+  std::string data;
+  if (body) {
+    data = body->dump();
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, data.c_str());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(data.size()));
+  } else if (method == "POST") {
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L);
+  }
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply.body);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
+  CURLcode code = curl_easy_perform(curl);
+  if (code == CURLE_OK) {
+    reply.connected = true;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.status);
+  } else {
+    reply.connect_error = curl_easy_strerror(code);
+  }
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  return reply;
+}
+
+int CannotConnect(const Options& options, const std::string& why) {
+  return Fail("cannot reach patrolrecd at " + Where(options) + ": " + why +
+              "\nIs the daemon running? Check with: systemctl status patrolrecd" +
+              (options.url.empty() ? " (or give --socket PATH / --url URL)" : ""));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Printing
+
+std::string Scalar(const json& value) {
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_null()) return "-";
+  return value.dump();
+}
+
+// Anything the daemon sent, as indented "key: value" lines: unknown fields are shown, not lost.
+void PrintTree(const json& value, int indent) {
+  const std::string pad(static_cast<size_t>(indent), ' ');
+  if (value.is_object()) {
+    for (const auto& [key, item] : value.items()) {
+      if (item.is_structured() && !item.empty()) {
+        std::printf("%s%s:\n", pad.c_str(), key.c_str());
+        PrintTree(item, indent + 2);
+      } else {
+        std::printf("%s%s: %s\n", pad.c_str(), key.c_str(),
+                    item.is_structured() ? "(none)" : Scalar(item).c_str());
+      }
+    }
+  } else if (value.is_array()) {
+    for (const json& item : value) {
+      if (item.is_object()) {
+        std::printf("%s-\n", pad.c_str());
+        PrintTree(item, indent + 2);
+      } else {
+        std::printf("%s- %s\n", pad.c_str(), Scalar(item).c_str());
+      }
+    }
+  } else {
+    std::printf("%s%s\n", pad.c_str(), Scalar(value).c_str());
+  }
+}
+
+std::string Field(const json& object, const char* key) {
+  if (!object.is_object() || !object.contains(key)) return "-";
+  return Scalar(object[key]);
+}
+
+void PrintTable(const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width(header.size());
+  auto measure = [&width](const std::vector<std::string>& row) {
+    for (size_t i = 0; i < row.size() && i < width.size(); ++i) {
+      // Display width: count UTF-8 lead bytes, so Chinese text does not skew the columns much.
+      size_t w = 0;
+      for (unsigned char c : row[i]) w += (c & 0xC0) != 0x80;
+      width[i] = std::max(width[i], w);
+    }
+  };
+  measure(header);
+  for (const auto& row : rows) measure(row);
+  auto print = [&width](const std::vector<std::string>& row) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 == row.size()) break;
+      size_t w = 0;
+      for (unsigned char c : row[i]) w += (c & 0xC0) != 0x80;
+      line += std::string(width[i] - w + 2, ' ');
+    }
+    std::printf("%s\n", line.c_str());
+  };
+  print(header);
+  for (const auto& row : rows) print(row);
+}
+
+void PrintIncident(const json& incident) {
+  if (!incident.is_object()) return PrintTree(incident, 0);
+  std::printf("incident %s  %s%s\n", Field(incident, "id").c_str(),
+              Field(incident, "phase").c_str(),
+              incident.value("open", false) ? " (open)" : " (closed)");
+  const std::vector<const char*> shown = {"trigger",      "trigger_utc",  "opened_utc",
+                                          "closed_utc",   "alarm_number", "case_number",
+                                          "incident_type", "address",     "retention"};
+  for (const char* key : shown) {
+    if (incident.contains(key)) std::printf("  %-14s %s\n", key, Field(incident, key).c_str());
+  }
+  if (incident.contains("officers")) {
+    std::string officers;
+    for (const json& o : incident["officers"]) officers += (officers.empty() ? "" : ", ") + Scalar(o);
+    std::printf("  %-14s %s\n", "officers", officers.empty() ? "-" : officers.c_str());
+  }
+  if (incident.value("link_overdue", false)) {
+    std::printf("  WARNING: no alarm or case number linked yet, and the deadline has passed\n");
+  }
+  auto list = [&incident](const char* key, const char* title,
+                          const std::vector<const char*>& columns) {
+    if (!incident.contains(key) || !incident[key].is_array() || incident[key].empty()) return;
+    std::printf("%s:\n", title);
+    for (const json& item : incident[key]) {
+      std::string line = " ";
+      for (const char* column : columns) line += " " + Field(item, column);
+      std::printf("%s\n", line.c_str());
+    }
+  };
+  list("phases", "phases", {"utc", "phase", "by"});
+  list("marks", "marks", {"utc", "by", "note"});
+  list("explanations", "explanations", {"utc", "by", "text"});
+  list("segments", "segments", {"camera", "start_utc", "end_utc", "file", "sha256"});
+  // Whatever else a newer daemon sends.
+  json rest = incident;
+  for (const char* key : {"id", "phase", "open", "officers", "link_overdue", "phases", "marks",
+                          "explanations", "segments"}) {
+    rest.erase(key);
+  }
+  for (const char* key : shown) rest.erase(key);
+  if (!rest.empty()) PrintTree(rest, 2);
+}
+
+void PrintIncidentList(const json& body) {
+  const json& list = body.is_array() ? body : body.value("incidents", json::array());
+  if (list.empty()) {
+    std::printf("no incidents\n");
+    return;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const json& incident : list) {
+    rows.push_back({Field(incident, "id"), Field(incident, "phase"),
+                    incident.value("open", false) ? "open" : "closed", Field(incident, "trigger"),
+                    Field(incident, "opened_utc"), Field(incident, "alarm_number"),
+                    Field(incident, "case_number")});
+  }
+  PrintTable({"ID", "PHASE", "STATE", "TRIGGER", "OPENED (UTC)", "ALARM", "CASE"}, rows);
+}
+
+void PrintStatus(const json& body) {
+  if (!body.is_object()) return PrintTree(body, 0);
+  std::printf("device: %s\n", Field(body, "device").c_str());
+  if (body.contains("cameras") && body["cameras"].is_array()) {
+    std::vector<std::vector<std::string>> rows;
+    for (const json& camera : body["cameras"]) {
+      rows.push_back({Field(camera, "name"), Field(camera, "state"),
+                      camera.contains("problem") ? Field(camera, "problem") : ""});
+    }
+    PrintTable({"CAMERA", "STATE", "PROBLEM"}, rows);
+  }
+  json rest = body;
+  rest.erase("device");
+  rest.erase("cameras");
+  if (rest.contains("incident") && rest["incident"].is_null()) {
+    std::printf("incident: none open\n");
+    rest.erase("incident");
+  }
+  PrintTree(rest, 0);
+}
+
+// Prints a successful answer; the per-command printer, or the tree, or "ok".
+using Printer = std::function<void(const json&)>;
+
+int Run(const Options& options, const std::string& method, const std::string& path,
+        const std::optional<json>& body, const Printer& printer) {
+  Reply reply = Call(options, method, path, body);
+  if (!reply.connected) return CannotConnect(options, reply.connect_error);
+  json answer = json::parse(reply.body, nullptr, false);
+  if (reply.status >= 200 && reply.status < 300) {
+    if (options.json) {
+      std::fwrite(reply.body.data(), 1, reply.body.size(), stdout);
+      if (!reply.body.empty() && reply.body.back() != '\n') std::fputc('\n', stdout);
+    } else if (answer.is_discarded()) {
+      std::printf("%s\n", reply.body.c_str());
+    } else if (printer) {
+      printer(answer);
+    } else if (answer.is_object() && answer.contains("id") && answer.contains("phase")) {
+      PrintIncident(answer);
+    } else if (answer.empty()) {
+      std::printf("ok\n");
+    } else {
+      PrintTree(answer, 0);
+    }
+    return std::fflush(stdout) == 0 ? 0 : 1;
+  }
+  if (options.json) {
+    std::fwrite(reply.body.data(), 1, reply.body.size(), stdout);
+    std::fflush(stdout);
+  }
+  std::string reason = answer.is_object() && answer.contains("error") && answer["error"].is_string()
+                           ? answer["error"].get<std::string>()
+                           : reply.body;
+  std::string code = answer.is_object() ? answer.value("code", "") : "";
+  return Fail("the daemon refused (" + std::to_string(reply.status) +
+              (code.empty() ? "" : " " + code) + "): " + reason);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+// Positional arguments and --name VALUE options of one command.
+struct Args {
+  std::vector<std::string> positional;
+  std::map<std::string, std::vector<std::string>> options;
+  std::set<std::string> flags;
+  bool help = false;
+};
+
+// Parses argv[from..]; `with_value` are the options that take a value, `flags` those that don't.
+std::optional<std::string> ParseArgs(int argc, char** argv, int from,
+                                     const std::set<std::string>& with_value,
+                                     const std::set<std::string>& flags, Args* args) {
+  bool done = false;
+  for (int i = from; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (!done && (arg == "--help" || arg == "-h")) {
+      args->help = true;
+    } else if (!done && arg == "--") {
+      done = true;
+    } else if (!done && arg.rfind("--", 0) == 0) {
+      std::string name = arg, value;
+      bool has_value = false;
+      if (size_t eq = arg.find('='); eq != std::string::npos) {
+        name = arg.substr(0, eq), value = arg.substr(eq + 1), has_value = true;
+      }
+      if (with_value.count(name)) {
+        if (!has_value) {
+          if (i + 1 >= argc) return name + " needs a value";
+          value = argv[++i];
+        }
+        args->options[name].push_back(value);
+      } else if (flags.count(name) && !has_value) {
+        args->flags.insert(name);
+      } else {
+        return "unknown option \"" + arg + "\"";
+      }
+    } else {
+      args->positional.push_back(arg);
+    }
+  }
+  return std::nullopt;
+}
+
+std::string One(const Args& args, const std::string& name) {
+  auto it = args.options.find(name);
+  return it == args.options.end() ? "" : it->second.back();
+}
+
+// "17" or "ABC-3" as a path segment: percent-encode everything but unreserved characters.
+std::string PathSegment(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      char buffer[4];
+      std::snprintf(buffer, sizeof buffer, "%%%02X", c);
+      out += buffer;
+    }
+  }
+  return out;
+}
+
+struct Command {
+  std::string usage;  // first line names the command
+  std::set<std::string> with_value;
+  std::set<std::string> flags;
+  size_t min_positional;
+  size_t max_positional;
+  std::function<int(const Options&, const Args&)> run;
+};
+
+const std::map<std::string, Command>& Commands() {
+  static const std::map<std::string, Command> commands = {
+      {"status",
+       {"Usage: patrolctl status\n\nDevice, cameras, position, time and the open incident.\n"
+        "Route: GET /v1/status (every role).\n",
+        {}, {}, 0, 0,
+        [](const Options& o, const Args&) { return Run(o, "GET", "/v1/status", {}, PrintStatus); }}},
+      {"health",
+       {"Usage: patrolctl health\n\nHealth of the cameras, GPS, disk and uplink.\n"
+        "Route: GET /v1/health (every role).\n",
+        {}, {}, 0, 0,
+        [](const Options& o, const Args&) { return Run(o, "GET", "/v1/health", {}, nullptr); }}},
+      {"self-check",
+       {"Usage: patrolctl self-check\n\nRuns the self-check now and prints its result.\n"
+        "Route: POST /v1/self-check (technician, supervisor).\n",
+        {}, {}, 0, 0,
+        [](const Options& o, const Args&) {
+          return Run(o, "POST", "/v1/self-check", std::nullopt, nullptr);
+        }}},
+      {"incident list",
+       {"Usage: patrolctl incident list\n\nAll incidents.\nRoute: GET /v1/incidents (officer, "
+        "supervisor, auditor).\n",
+        {}, {}, 0, 0,
+        [](const Options& o, const Args&) {
+          return Run(o, "GET", "/v1/incidents", {}, PrintIncidentList);
+        }}},
+      {"incident show",
+       {"Usage: patrolctl incident show ID\n\nOne incident in full: phases, marks, "
+        "explanations, segments.\nRoute: GET /v1/incidents/{id} (officer, supervisor, "
+        "auditor).\n",
+        {}, {}, 1, 1,
+        [](const Options& o, const Args& a) {
+          return Run(o, "GET", "/v1/incidents/" + PathSegment(a.positional[0]), {}, PrintIncident);
+        }}},
+      {"incident dispatch",
+       {"Usage: patrolctl incident dispatch --alarm N --type TYPE --address TEXT "
+        "[--officer BADGE]... [--case N]\n\nOpens an incident for a dispatch order; recording "
+        "of it starts at once.\nRoute: POST /v1/incidents.\n",
+        {"--alarm", "--type", "--address", "--officer", "--case"}, {}, 0, 0,
+        [](const Options& o, const Args& a) {
+          for (const char* required : {"--alarm", "--type", "--address"}) {
+            if (One(a, required).empty()) {
+              return UsageError(std::string("incident dispatch needs ") + required,
+                                "patrolctl incident dispatch --help");
+            }
+          }
+          json body = {{"alarm_number", One(a, "--alarm")},
+                       {"incident_type", One(a, "--type")},
+                       {"address", One(a, "--address")},
+                       {"officers", json::array()}};
+          if (a.options.count("--officer")) body["officers"] = a.options.at("--officer");
+          if (!One(a, "--case").empty()) body["case_number"] = One(a, "--case");
+          return Run(o, "POST", "/v1/incidents", body, PrintIncident);
+        }}},
+      {"incident phase",
+       {"Usage: patrolctl incident phase ID PHASE\n\nPHASE is en-route, on-scene or "
+        "transporting.\nRoute: POST /v1/incidents/{id}/phase {\"phase\"}.\n",
+        {}, {}, 2, 2,
+        [](const Options& o, const Args& a) {
+          const std::string& phase = a.positional[1];
+          if (phase != "en-route" && phase != "on-scene" && phase != "transporting") {
+            return UsageError("PHASE must be en-route, on-scene or transporting, got \"" + phase +
+                                  "\"",
+                              "patrolctl incident phase --help");
+          }
+          return Run(o, "POST", "/v1/incidents/" + PathSegment(a.positional[0]) + "/phase",
+                     json{{"phase", phase}}, PrintIncident);
+        }}},
+      {"incident mark",
+       {"Usage: patrolctl incident mark ID NOTE\n\nMarks this moment of the incident with a "
+        "note.\nRoute: POST /v1/incidents/{id}/marks {\"note\"}.\n",
+        {}, {}, 2, 2,
+        [](const Options& o, const Args& a) {
+          return Run(o, "POST", "/v1/incidents/" + PathSegment(a.positional[0]) + "/marks",
+                     json{{"note", a.positional[1]}}, nullptr);
+        }}},
+      {"incident handover",
+       {"Usage: patrolctl incident handover ID\n\nThe suspect was handed over inside the "
+        "holding area; the incident's recording may end.\nRoute: POST "
+        "/v1/incidents/{id}/handover {\"confirm\": true}.\n",
+        {}, {}, 1, 1,
+        [](const Options& o, const Args& a) {
+          return Run(o, "POST", "/v1/incidents/" + PathSegment(a.positional[0]) + "/handover",
+                     json{{"confirm", true}}, PrintIncident);
+        }}},
+      {"incident close",
+       {"Usage: patrolctl incident close ID --no-suspect --reason TEXT\n\nCloses an incident "
+        "that had no suspect to hand over.\nRoute: POST /v1/incidents/{id}/close "
+        "{\"no_suspect\": true, \"reason\"}.\n",
+        {"--reason"}, {"--no-suspect"}, 1, 1,
+        [](const Options& o, const Args& a) {
+          if (!a.flags.count("--no-suspect")) {
+            return UsageError("incident close needs --no-suspect (with a suspect, use handover)",
+                              "patrolctl incident close --help");
+          }
+          if (One(a, "--reason").empty()) {
+            return UsageError("incident close needs --reason TEXT", "patrolctl incident close --help");
+          }
+          return Run(o, "POST", "/v1/incidents/" + PathSegment(a.positional[0]) + "/close",
+                     json{{"no_suspect", true}, {"reason", One(a, "--reason")}}, PrintIncident);
+        }}},
+      {"incident override-close",
+       {"Usage: patrolctl incident override-close ID --reason TEXT\n\nCloses an incident "
+        "whatever its phase (supervisor).\nRoute: POST /v1/incidents/{id}/override-close "
+        "{\"reason\"}.\n",
+        {"--reason"}, {}, 1, 1,
+        [](const Options& o, const Args& a) {
+          if (One(a, "--reason").empty()) {
+            return UsageError("incident override-close needs --reason TEXT",
+                              "patrolctl incident override-close --help");
+          }
+          return Run(o, "POST",
+                     "/v1/incidents/" + PathSegment(a.positional[0]) + "/override-close",
+                     json{{"reason", One(a, "--reason")}}, PrintIncident);
+        }}},
+      {"incident link",
+       {"Usage: patrolctl incident link ID [--alarm N] [--case N]\n\nLinks the incident to its "
+        "alarm (警情) and/or case number (R7).\nRoute: POST /v1/incidents/{id}/links "
+        "{\"alarm_number\"?, \"case_number\"?}.\n",
+        {"--alarm", "--case"}, {}, 1, 1,
+        [](const Options& o, const Args& a) {
+          json body = json::object();
+          if (!One(a, "--alarm").empty()) body["alarm_number"] = One(a, "--alarm");
+          if (!One(a, "--case").empty()) body["case_number"] = One(a, "--case");
+          if (body.empty()) {
+            return UsageError("incident link needs --alarm N or --case N (or both)",
+                              "patrolctl incident link --help");
+          }
+          return Run(o, "POST", "/v1/incidents/" + PathSegment(a.positional[0]) + "/links", body,
+                     PrintIncident);
+        }}},
+      {"incident explain",
+       {"Usage: patrolctl incident explain ID TEXT\n\nThe crew's written explanation of a gap "
+        "in the recording (R6).\nRoute: POST /v1/incidents/{id}/explanations {\"text\"}.\n",
+        {}, {}, 2, 2,
+        [](const Options& o, const Args& a) {
+          return Run(o, "POST", "/v1/incidents/" + PathSegment(a.positional[0]) + "/explanations",
+                     json{{"text", a.positional[1]}}, nullptr);
+        }}},
+      {"incident retention",
+       {"Usage: patrolctl incident retention ID ordinary|permanent --reason TEXT\n\nSets how "
+        "long the incident's footage is kept (R9; supervisor).\nRoute: POST "
+        "/v1/incidents/{id}/retention {\"class\", \"reason\"}.\n",
+        {"--reason"}, {}, 2, 2,
+        [](const Options& o, const Args& a) {
+          const std::string& retention = a.positional[1];
+          if (retention != "ordinary" && retention != "permanent") {
+            return UsageError("the class is ordinary or permanent, got \"" + retention + "\"",
+                              "patrolctl incident retention --help");
+          }
+          if (One(a, "--reason").empty()) {
+            return UsageError("incident retention needs --reason TEXT",
+                              "patrolctl incident retention --help");
+          }
+          return Run(o, "POST", "/v1/incidents/" + PathSegment(a.positional[0]) + "/retention",
+                     json{{"class", retention}, {"reason", One(a, "--reason")}}, PrintIncident);
+        }}},
+      {"record start",
+       {"Usage: patrolctl record start\n\nThe manual record button: starts an incident "
+        "recording now.\nRoute: POST /v1/record {\"action\": \"start\"}.\n",
+        {}, {}, 0, 0,
+        [](const Options& o, const Args&) {
+          return Run(o, "POST", "/v1/record", json{{"action", "start"}}, nullptr);
+        }}},
+      {"record stop",
+       {"Usage: patrolctl record stop\n\nEnds a manual recording. The daemon refuses while an "
+        "incident is open (R4).\nRoute: POST /v1/record {\"action\": \"stop\"}.\n",
+        {}, {}, 0, 0,
+        [](const Options& o, const Args&) {
+          return Run(o, "POST", "/v1/record", json{{"action", "stop"}}, nullptr);
+        }}},
+      {"camera stop",
+       {"Usage: patrolctl camera stop NAME\n\nStops one camera (the daemon refuses during an "
+        "incident).\nRoute: POST /v1/cameras/{name}/stop.\n",
+        {}, {}, 1, 1,
+        [](const Options& o, const Args& a) {
+          return Run(o, "POST", "/v1/cameras/" + PathSegment(a.positional[0]) + "/stop",
+                     std::nullopt, nullptr);
+        }}},
+      {"audit list",
+       {"Usage: patrolctl audit list [--since SEQ]\n\nAudit log entries after SEQ (default: "
+        "from the start).\nRoute: GET /v1/audit?since=SEQ (auditor, supervisor).\n",
+        {"--since"}, {}, 0, 0,
+        [](const Options& o, const Args& a) {
+          std::string since = One(a, "--since");
+          if (since.empty()) since = "0";
+          if (since.find_first_not_of("0123456789") != std::string::npos) {
+            return UsageError("--since takes a sequence number, got \"" + since + "\"",
+                              "patrolctl audit list --help");
+          }
+          return Run(o, "GET", "/v1/audit?since=" + since, {}, [](const json& body) {
+            std::vector<std::vector<std::string>> rows;
+            for (const json& e : body.value("entries", json::array())) {
+              rows.push_back({Field(e, "seq"), Field(e, "utc"), Field(e, "actor"), Field(e, "role"),
+                              Field(e, "outcome") + " " + Field(e, "status"), Field(e, "action"),
+                              Field(e, "target"), Field(e, "detail")});
+            }
+            if (rows.empty()) {
+              std::printf("no entries\n");
+            } else {
+              PrintTable({"SEQ", "UTC", "ACTOR", "ROLE", "OUTCOME", "ACTION", "TARGET", "DETAIL"},
+                         rows);
+            }
+          });
+        }}},
+  };
+  return commands;
+}
+
+constexpr char kEventsUsage[] =
+    "Usage: patrolctl events\n\nFollows the daemon's events (incidents, health, gaps) and prints "
+    "one line per event until Ctrl-C; with --json, the event's JSON data.\n"
+    "Route: GET /v1/events (server-sent events; you see what your role may see).\n";
+
+constexpr char kVerifyUsage[] =
+    "Usage: patrolctl audit verify FILE\n\nChecks the hash chain of an audit log file offline "
+    "(no daemon, no token): every entry's hash, each link to the entry before, and the\n"
+    "sequence numbers. Exit status 0 if the whole file verifies, 1 at the first bad line.\n";
+
+struct EventsState {
+  bool json = false;
+  std::string buffer;
+  std::string event;
+  std::string data;
+};
+
+size_t OnEventBytes(char* bytes, size_t size, size_t count, void* user) {
+  auto* state = static_cast<EventsState*>(user);
+  state->buffer.append(bytes, size * count);
+  size_t end;
+  while ((end = state->buffer.find('\n')) != std::string::npos) {
+    std::string line = state->buffer.substr(0, end);
+    state->buffer.erase(0, end + 1);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) {
+      if (!state->event.empty() || !state->data.empty()) {
+        if (state->json) {
+          std::printf("%s\n", state->data.c_str());
+        } else {
+          std::printf("%s %s\n", state->event.empty() ? "message" : state->event.c_str(),
+                      state->data.c_str());
+        }
+        std::fflush(stdout);
+      }
+      state->event.clear(), state->data.clear();
+    } else if (line.rfind("event:", 0) == 0) {
+      state->event = line.substr(line.size() > 6 && line[6] == ' ' ? 7 : 6);
+    } else if (line.rfind("data:", 0) == 0) {
+      state->data += line.substr(line.size() > 5 && line[5] == ' ' ? 6 : 5);
+    }
+  }
+  return size * count;
+}
+
+int FollowEvents(const Options& options) {
+  EventsState state;
+  state.json = options.json;
+  std::string error_body;
+  curl_slist* headers = nullptr;
+  CURL* curl = NewRequest(options, "GET", "/v1/events", &headers);
+  headers = curl_slist_append(headers, "Accept: text/event-stream");
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnEventBytes);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &state);
+  curl_easy_setopt(curl, CURLOPT_FAILONERROR, 0L);
+  CURLcode code = curl_easy_perform(curl);
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  if (code != CURLE_OK && status == 0) return CannotConnect(options, curl_easy_strerror(code));
+  if (status != 200) {
+    json answer = json::parse(state.buffer, nullptr, false);
+    return Fail("the daemon refused (" + std::to_string(status) + "): " +
+                (answer.is_object() ? answer.value("error", state.buffer) : state.buffer));
+  }
+  return Fail("the daemon ended the event stream");
+}
+
+int VerifyAudit(const std::string& path, bool as_json) {
+  auto report = patrolrec::storage::VerifyAuditLog(*patrolrec::base::Env::Default(), path);
+  if (!report.ok()) return Fail(report.message());
+  if (as_json) {
+    json out = {{"file", path},
+                {"ok", report->ok()},
+                {"good_entries", report->good_entries},
+                {"last_seq", report->last_seq}};
+    if (!report->ok()) {
+      out["bad_line"] = report->bad_line;
+      out["problem"] = report->problem;
+      out["torn_tail"] = report->torn_tail;
+    }
+    std::printf("%s\n", out.dump().c_str());
+  } else if (report->ok()) {
+    std::printf("%s: %lld entries, the chain verifies (last seq %lld)\n", path.c_str(),
+                static_cast<long long>(report->good_entries),
+                static_cast<long long>(report->last_seq));
+  } else {
+    std::printf("%s: BROKEN after %lld good entries\n  %s\n", path.c_str(),
+                static_cast<long long>(report->good_entries), report->problem.c_str());
+  }
+  return report->ok() ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  if (const char* socket = std::getenv("PATROLCTL_SOCKET"); socket && *socket) {
+    options.socket = socket;
+  } else {
+    options.socket = kDefaultSocket;
+  }
+  if (const char* token = std::getenv("PATROLCTL_TOKEN")) options.token = token;
+  std::string token_file;
+
+  int i = 1;
+  for (; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&](const char* name, std::string* out) {
+      if (i + 1 >= argc) return false;
+      *out = argv[++i];
+      (void)name;
+      return true;
+    };
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (arg == "--json") {
+      options.json = true;
+    } else if (arg == "--socket") {
+      if (!value("--socket", &options.socket)) return UsageError("--socket needs a PATH");
+    } else if (arg == "--url") {
+      if (!value("--url", &options.url)) return UsageError("--url needs a URL");
+      if (options.url.rfind("http://", 0) != 0 && options.url.rfind("https://", 0) != 0) {
+        return UsageError("--url takes http://HOST:PORT, got \"" + options.url + "\"");
+      }
+      while (!options.url.empty() && options.url.back() == '/') options.url.pop_back();
+    } else if (arg == "--token") {
+      if (!value("--token", &options.token)) return UsageError("--token needs a TOKEN");
+    } else if (arg == "--token-file") {
+      if (!value("--token-file", &token_file)) return UsageError("--token-file needs a FILE");
+    } else if (arg.rfind("-", 0) == 0) {
+      return UsageError("unknown option \"" + arg + "\"");
+    } else {
+      break;
+    }
+  }
+  if (i >= argc) return UsageError("missing COMMAND");
+  std::string name = argv[i++];
+  const bool has_subcommands = name == "incident" || name == "record" || name == "camera" ||
+                               name == "audit";
+  if (has_subcommands) {
+    if (i >= argc || std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
+      if (i < argc) {
+        if (name == "incident") {
+          std::fputs(kIncidentUsage, stdout);
+        } else {
+          for (const auto& [key, command] : Commands()) {
+            if (key.rfind(name + " ", 0) == 0) std::fputs(command.usage.c_str(), stdout);
+          }
+          if (name == "audit") std::fputs(kVerifyUsage, stdout);
+        }
+        return 0;
+      }
+      return UsageError(name + " needs a subcommand", "patrolctl " + name + " --help");
+    }
+    name += " " + std::string(argv[i++]);
+  }
+
+  if (name == "audit verify" || name == "events") {
+    Args args;
+    if (auto error = ParseArgs(argc, argv, i, {}, {}, &args)) {
+      return UsageError(*error, "patrolctl " + name + " --help");
+    }
+    if (args.help) {
+      std::fputs(name == "events" ? kEventsUsage : kVerifyUsage, stdout);
+      return 0;
+    }
+    if (name == "audit verify") {
+      if (args.positional.size() != 1) {
+        return UsageError("audit verify needs exactly one FILE", "patrolctl audit verify --help");
+      }
+      return VerifyAudit(args.positional[0], options.json);
+    }
+    if (!args.positional.empty()) return UsageError("events takes no arguments");
+  }
+
+  const Command* command = nullptr;
+  Args args;
+  if (name != "events") {
+    auto it = Commands().find(name);
+    if (it == Commands().end()) {
+      return UsageError("unknown command \"" + name + "\"",
+                        has_subcommands ? "patrolctl " + name.substr(0, name.find(' ')) + " --help"
+                                        : "patrolctl --help");
+    }
+    command = &it->second;
+    if (auto error = ParseArgs(argc, argv, i, command->with_value, command->flags, &args)) {
+      return UsageError(*error, "patrolctl " + name + " --help");
+    }
+    if (args.help) {
+      std::fputs(command->usage.c_str(), stdout);
+      return 0;
+    }
+    if (args.positional.size() < command->min_positional ||
+        args.positional.size() > command->max_positional) {
+      return UsageError("wrong number of arguments for " + name,
+                        "patrolctl " + name + " --help");
+    }
+  }
+
+  if (!token_file.empty()) {
+    auto text = patrolrec::base::Env::Default()->ReadFile(token_file);
+    if (!text.ok()) return UsageError("cannot read the token file: " + text.message());
+    options.token = *text;
+    while (!options.token.empty() &&
+           (options.token.back() == '\n' || options.token.back() == '\r' ||
+            options.token.back() == ' ')) {
+      options.token.pop_back();
+    }
+  }
+  if (options.token.empty()) {
+    return UsageError("no token: give --token TOKEN, --token-file FILE or set PATROLCTL_TOKEN");
+  }
+  if (options.token.find_first_of("\r\n") != std::string::npos) {
+    return UsageError("the token must be one line");
+  }
+
+  ::signal(SIGPIPE, SIG_IGN);
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  int status = command ? command->run(options, args) : FollowEvents(options);
+  curl_global_cleanup();
+  return status;
+}
