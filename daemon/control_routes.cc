@@ -268,7 +268,7 @@ ControlRoutes::ControlRoutes(ApiServer* server, Recorder* recorder, Duty* duty, 
             return response;
           });
 
-  duty_->set_on_change([this](const IncidentRecord& incident, const std::string& change) {
+  duty_->add_on_change([this](const IncidentRecord& incident, const std::string& change) {
     json data = IncidentJson(incident, nullptr);
     data["change"] = change;
     server_->Publish("incident", data, kEvidenceReaders);

@@ -39,7 +39,7 @@ base::Status Duty::Open() {
     return inside;
   };
   hooks.on_change = [this](const storage::IncidentRecord& incident, const std::string& change) {
-    if (on_change_) on_change_(incident, change);
+    for (const auto& listener : on_change_) listener(incident, change);
   };
   incidents_ = std::make_unique<IncidentManager>(catalog_.get(), clock_, config.device.id,
                                                  config.incidents, std::move(hooks));

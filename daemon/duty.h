@@ -50,9 +50,9 @@ class Duty {
   std::vector<std::string> InputProblems() const;
   std::vector<std::string> InputDescriptions() const;
 
-  // After every incident change (for the event stream).
-  void set_on_change(std::function<void(const storage::IncidentRecord&, const std::string&)> f) {
-    on_change_ = std::move(f);
+  // Adds a listener called after every incident change (the event stream, the console).
+  void add_on_change(std::function<void(const storage::IncidentRecord&, const std::string&)> f) {
+    on_change_.push_back(std::move(f));
   }
   // Replaces the configured inputs (before Open): tests drive inputs::ScriptedInput through the
   // same interface the GPIO lines and the crash sensor use.
@@ -69,7 +69,7 @@ class Duty {
   std::unique_ptr<IncidentManager> incidents_;
   std::vector<std::unique_ptr<inputs::InputSource>> inputs_;
   bool inputs_for_testing_ = false;
-  std::function<void(const storage::IncidentRecord&, const std::string&)> on_change_;
+  std::vector<std::function<void(const storage::IncidentRecord&, const std::string&)>> on_change_;
   int overdue_interval_ms_ = 60'000;
   unsigned overdue_timer_ = 0;
 };

@@ -20,6 +20,7 @@
 #include "base/env.h"
 #include "base/log.h"
 #include "daemon/config.h"
+#include "daemon/control_plane.h"
 #include "daemon/recorder.h"
 #include "daemon/service_notifier.h"
 #include "pipeline/encoder.h"
@@ -98,6 +99,7 @@ bool ParseNumber(const char* text, double min, double max, double* out) {
 struct Run {
   GMainLoop* loop = nullptr;
   daemon::Recorder* recorder = nullptr;
+  daemon::ControlPlane* control = nullptr;
   daemon::ServiceNotifier* notifier = nullptr;
   double stop_timeout_s = 0;
   bool stopping = false;
@@ -119,9 +121,10 @@ gboolean OnStopDeadline(gpointer data) {
   for (const std::string& file : left) {
     base::LogWarning("left unsealed for recovery: " + file, {{"SEGMENT", file}});
   }
-  std::printf("stop not finished after %s s: exiting with %zu segment file(s) left for recovery "
-              "at the next start\n",
-              seconds, left.size());
+  std::printf(
+      "stop not finished after %s s: exiting with %zu segment file(s) left for recovery "
+      "at the next start\n",
+      seconds, left.size());
   for (const std::string& file : left) std::printf("  left for recovery: %s\n", file.c_str());
   std::fflush(stdout);
   std::fflush(stderr);
@@ -134,6 +137,7 @@ void RequestStop(Run* run, const char* why) {
   std::printf("%s: closing and sealing the open segments...\n", why);
   std::fflush(stdout);
   run->notifier->Stopping();
+  run->control->Stop();  // no new requests; the recording stops next
   g_timeout_add(static_cast<guint>(run->stop_timeout_s * 1000), &OnStopDeadline, run);
   run->recorder->Stop([run] { g_main_loop_quit(run->loop); });
 }
@@ -253,12 +257,21 @@ int main(int argc, char** argv) {
       return 1;
     }
     config = std::move(loaded).value();
-    if (!options.data_dir.empty()) config.data_dir = options.data_dir;
+    if (!options.data_dir.empty()) {
+      // The API socket's default lives in the data directory: it moves with it.
+      if (config.api.socket == config.data_dir + "/api.sock") {
+        config.api.socket = options.data_dir + "/api.sock";
+      }
+      config.data_dir = options.data_dir;
+    }
     if (options.segment_seconds) config.segment_seconds = options.segment_seconds;
   }
   if (!options.gpsd.empty()) daemon::ParseGpsdAddress(options.gpsd, &config.gps);
   if (config.data_dir.front() != '/') {
     if (char* cwd = g_get_current_dir()) {
+      if (config.api.socket == config.data_dir + "/api.sock") {
+        config.api.socket = std::string(cwd) + "/" + config.api.socket;
+      }
       config.data_dir = std::string(cwd) + "/" + config.data_dir;
       g_free(cwd);
     }
@@ -326,13 +339,13 @@ int main(int argc, char** argv) {
     recorder.set_on_sealed([](const storage::SegmentRecord& r) {
       std::string time = r.time_source;
       if (r.clock_offset_ns) time += " " + gps::FormatOffset(*r.clock_offset_ns);
-      std::printf("%-8s %-12s #%-4lld %6.2f s %5lld frames %9s  %3lld fixes  time %-11s %s  "
-                  "sha256 %.16s…\n",
-                  storage::SegmentStateName(r.state), r.camera.c_str(),
-                  static_cast<long long>(r.sequence), r.duration_ns / 1e9,
-                  static_cast<long long>(r.frames), Mib(r.bytes).c_str(),
-                  static_cast<long long>(r.track_points), time.c_str(), r.file.c_str(),
-                  r.sha256_hex.c_str());
+      std::printf(
+          "%-8s %-12s #%-4lld %6.2f s %5lld frames %9s  %3lld fixes  time %-11s %s  "
+          "sha256 %.16s…\n",
+          storage::SegmentStateName(r.state), r.camera.c_str(), static_cast<long long>(r.sequence),
+          r.duration_ns / 1e9, static_cast<long long>(r.frames), Mib(r.bytes).c_str(),
+          static_cast<long long>(r.track_points), time.c_str(), r.file.c_str(),
+          r.sha256_hex.c_str());
       std::fflush(stdout);
     });
   }
@@ -341,12 +354,33 @@ int main(int argc, char** argv) {
     return daemon::ServiceStatus{recorder.Health(base::Clock::System()->MonotonicNs()),
                                  gps::FixStateName(recorder.position().state())};
   });
+  // The incidents and the control API. Whatever fails here is logged: the cameras record anyway.
+  daemon::ControlPlane control(&recorder, env, base::Clock::System());
+  base::Status control_opened = control.Open();
+  if (!control_opened.ok()) base::LogError(control_opened.message());
+  std::printf("%s\n", control.description().c_str());
+  if (control.duty()) {
+    if (auto open = control.duty()->incidents().open_incident()) {
+      std::printf("incident %s is open (%s): recording continues, no stop until it ends\n",
+                  open->id.c_str(), storage::IncidentPhaseName(open->phase));
+    }
+    control.duty()->add_on_change(
+        [](const storage::IncidentRecord& incident, const std::string& change) {
+          std::printf("incident %-32s %-12s %s\n", incident.id.c_str(), change.c_str(),
+                      storage::IncidentPhaseName(incident.phase));
+          std::fflush(stdout);
+        });
+  }
+  std::fflush(stdout);
+
   Run run;
   run.loop = g_main_loop_new(nullptr, FALSE);
   run.recorder = &recorder;
+  run.control = &control;
   run.notifier = &notifier;
   run.stop_timeout_s = options.stop_timeout_s;
   recorder.Start();
+  control.Start();
   // Without a watchdog (not under systemd, or no WatchdogSec=) this is 0 and nothing is pinged.
   uint64_t watchdog_usec = 0;
   if (sd_watchdog_enabled(/*unset_environment=*/0, &watchdog_usec) <= 0) watchdog_usec = 0;

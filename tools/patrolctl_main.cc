@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <cctype>
-
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -115,8 +114,8 @@ std::string Where(const Options& options) {
 CURL* NewRequest(const Options& options, const std::string& method, const std::string& path,
                  curl_slist** headers) {
   CURL* curl = curl_easy_init();
-  const std::string url = (options.url.empty() ? std::string("http://localhost") : options.url) +
-                          path;
+  const std::string url =
+      (options.url.empty() ? std::string("http://localhost") : options.url) + path;
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   if (options.url.empty()) curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, options.socket.c_str());
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
@@ -238,19 +237,21 @@ void PrintIncident(const json& incident) {
   std::printf("incident %s  %s%s\n", Field(incident, "id").c_str(),
               Field(incident, "phase").c_str(),
               incident.value("open", false) ? " (open)" : " (closed)");
-  const std::vector<const char*> shown = {"trigger",      "trigger_utc",  "opened_utc",
-                                          "closed_utc",   "alarm_number", "case_number",
-                                          "incident_type", "address",     "retention"};
+  const std::vector<const char*> shown = {
+      "trigger",    "trigger_detail", "trigger_utc",      "opened_utc",        "closed_utc",
+      "close_kind", "close_reason",   "alarm_number",     "case_number",       "incident_type",
+      "address",    "retention",      "retention_reason", "evidence_from_utc", "evidence_to_utc"};
   for (const char* key : shown) {
-    if (incident.contains(key)) std::printf("  %-14s %s\n", key, Field(incident, key).c_str());
+    if (incident.contains(key)) std::printf("  %-17s %s\n", key, Field(incident, key).c_str());
   }
   if (incident.contains("officers")) {
     std::string officers;
-    for (const json& o : incident["officers"]) officers += (officers.empty() ? "" : ", ") + Scalar(o);
-    std::printf("  %-14s %s\n", "officers", officers.empty() ? "-" : officers.c_str());
+    for (const json& o : incident["officers"])
+      officers += (officers.empty() ? "" : ", ") + Scalar(o);
+    std::printf("  %-17s %s\n", "officers", officers.empty() ? "-" : officers.c_str());
   }
   if (incident.value("link_overdue", false)) {
-    std::printf("  WARNING: no alarm or case number linked yet, and the deadline has passed\n");
+    std::printf("  WARNING: no case number linked yet, and the deadline has passed (第十四条)\n");
   }
   auto list = [&incident](const char* key, const char* title,
                           const std::vector<const char*>& columns) {
@@ -262,14 +263,20 @@ void PrintIncident(const json& incident) {
       std::printf("%s\n", line.c_str());
     }
   };
-  list("phases", "phases", {"utc", "phase", "by"});
-  list("marks", "marks", {"utc", "by", "note"});
-  list("explanations", "explanations", {"utc", "by", "text"});
+  // The whole history (trigger, phases, marks, explanations, links, refusals) when the daemon
+  // sends it; otherwise its parts.
+  if (incident.contains("history")) {
+    list("history", "history", {"utc", "kind", "by", "value"});
+  } else {
+    list("phases", "phases", {"utc", "phase", "by"});
+    list("marks", "marks", {"utc", "by", "note"});
+    list("explanations", "explanations", {"utc", "by", "text"});
+  }
   list("segments", "segments", {"camera", "start_utc", "end_utc", "file", "sha256"});
   // Whatever else a newer daemon sends.
   json rest = incident;
   for (const char* key : {"id", "phase", "open", "officers", "link_overdue", "phases", "marks",
-                          "explanations", "segments"}) {
+                          "explanations", "segments", "history"}) {
     rest.erase(key);
   }
   for (const char* key : shown) rest.erase(key);
@@ -430,24 +437,38 @@ const std::map<std::string, Command>& Commands() {
       {"status",
        {"Usage: patrolctl status\n\nDevice, cameras, position, time and the open incident.\n"
         "Route: GET /v1/status (every role).\n",
-        {}, {}, 0, 0,
-        [](const Options& o, const Args&) { return Run(o, "GET", "/v1/status", {}, PrintStatus); }}},
+        {},
+        {},
+        0,
+        0,
+        [](const Options& o, const Args&) {
+          return Run(o, "GET", "/v1/status", {}, PrintStatus);
+        }}},
       {"health",
        {"Usage: patrolctl health\n\nHealth of the cameras, GPS, disk and uplink.\n"
         "Route: GET /v1/health (every role).\n",
-        {}, {}, 0, 0,
+        {},
+        {},
+        0,
+        0,
         [](const Options& o, const Args&) { return Run(o, "GET", "/v1/health", {}, nullptr); }}},
       {"self-check",
        {"Usage: patrolctl self-check\n\nRuns the self-check now and prints its result.\n"
         "Route: POST /v1/self-check (technician, supervisor).\n",
-        {}, {}, 0, 0,
+        {},
+        {},
+        0,
+        0,
         [](const Options& o, const Args&) {
           return Run(o, "POST", "/v1/self-check", std::nullopt, nullptr);
         }}},
       {"incident list",
        {"Usage: patrolctl incident list\n\nAll incidents.\nRoute: GET /v1/incidents (officer, "
         "supervisor, auditor).\n",
-        {}, {}, 0, 0,
+        {},
+        {},
+        0,
+        0,
         [](const Options& o, const Args&) {
           return Run(o, "GET", "/v1/incidents", {}, PrintIncidentList);
         }}},
@@ -455,7 +476,10 @@ const std::map<std::string, Command>& Commands() {
        {"Usage: patrolctl incident show ID\n\nOne incident in full: phases, marks, "
         "explanations, segments.\nRoute: GET /v1/incidents/{id} (officer, supervisor, "
         "auditor).\n",
-        {}, {}, 1, 1,
+        {},
+        {},
+        1,
+        1,
         [](const Options& o, const Args& a) {
           return Run(o, "GET", "/v1/incidents/" + PathSegment(a.positional[0]), {}, PrintIncident);
         }}},
@@ -463,7 +487,10 @@ const std::map<std::string, Command>& Commands() {
        {"Usage: patrolctl incident dispatch --alarm N --type TYPE --address TEXT "
         "[--officer BADGE]... [--case N]\n\nOpens an incident for a dispatch order; recording "
         "of it starts at once.\nRoute: POST /v1/incidents.\n",
-        {"--alarm", "--type", "--address", "--officer", "--case"}, {}, 0, 0,
+        {"--alarm", "--type", "--address", "--officer", "--case"},
+        {},
+        0,
+        0,
         [](const Options& o, const Args& a) {
           for (const char* required : {"--alarm", "--type", "--address"}) {
             if (One(a, required).empty()) {
@@ -482,13 +509,16 @@ const std::map<std::string, Command>& Commands() {
       {"incident phase",
        {"Usage: patrolctl incident phase ID PHASE\n\nPHASE is en-route, on-scene or "
         "transporting.\nRoute: POST /v1/incidents/{id}/phase {\"phase\"}.\n",
-        {}, {}, 2, 2,
+        {},
+        {},
+        2,
+        2,
         [](const Options& o, const Args& a) {
           const std::string& phase = a.positional[1];
           if (phase != "en-route" && phase != "on-scene" && phase != "transporting") {
-            return UsageError("PHASE must be en-route, on-scene or transporting, got \"" + phase +
-                                  "\"",
-                              "patrolctl incident phase --help");
+            return UsageError(
+                "PHASE must be en-route, on-scene or transporting, got \"" + phase + "\"",
+                "patrolctl incident phase --help");
           }
           return Run(o, "POST", "/v1/incidents/" + PathSegment(a.positional[0]) + "/phase",
                      json{{"phase", phase}}, PrintIncident);
@@ -496,7 +526,10 @@ const std::map<std::string, Command>& Commands() {
       {"incident mark",
        {"Usage: patrolctl incident mark ID NOTE\n\nMarks this moment of the incident with a "
         "note.\nRoute: POST /v1/incidents/{id}/marks {\"note\"}.\n",
-        {}, {}, 2, 2,
+        {},
+        {},
+        2,
+        2,
         [](const Options& o, const Args& a) {
           return Run(o, "POST", "/v1/incidents/" + PathSegment(a.positional[0]) + "/marks",
                      json{{"note", a.positional[1]}}, nullptr);
@@ -505,7 +538,10 @@ const std::map<std::string, Command>& Commands() {
        {"Usage: patrolctl incident handover ID\n\nThe suspect was handed over inside the "
         "holding area; the incident's recording may end.\nRoute: POST "
         "/v1/incidents/{id}/handover {\"confirm\": true}.\n",
-        {}, {}, 1, 1,
+        {},
+        {},
+        1,
+        1,
         [](const Options& o, const Args& a) {
           return Run(o, "POST", "/v1/incidents/" + PathSegment(a.positional[0]) + "/handover",
                      json{{"confirm", true}}, PrintIncident);
@@ -514,14 +550,18 @@ const std::map<std::string, Command>& Commands() {
        {"Usage: patrolctl incident close ID --no-suspect --reason TEXT\n\nCloses an incident "
         "that had no suspect to hand over.\nRoute: POST /v1/incidents/{id}/close "
         "{\"no_suspect\": true, \"reason\"}.\n",
-        {"--reason"}, {"--no-suspect"}, 1, 1,
+        {"--reason"},
+        {"--no-suspect"},
+        1,
+        1,
         [](const Options& o, const Args& a) {
           if (!a.flags.count("--no-suspect")) {
             return UsageError("incident close needs --no-suspect (with a suspect, use handover)",
                               "patrolctl incident close --help");
           }
           if (One(a, "--reason").empty()) {
-            return UsageError("incident close needs --reason TEXT", "patrolctl incident close --help");
+            return UsageError("incident close needs --reason TEXT",
+                              "patrolctl incident close --help");
           }
           return Run(o, "POST", "/v1/incidents/" + PathSegment(a.positional[0]) + "/close",
                      json{{"no_suspect", true}, {"reason", One(a, "--reason")}}, PrintIncident);
@@ -530,21 +570,26 @@ const std::map<std::string, Command>& Commands() {
        {"Usage: patrolctl incident override-close ID --reason TEXT\n\nCloses an incident "
         "whatever its phase (supervisor).\nRoute: POST /v1/incidents/{id}/override-close "
         "{\"reason\"}.\n",
-        {"--reason"}, {}, 1, 1,
+        {"--reason"},
+        {},
+        1,
+        1,
         [](const Options& o, const Args& a) {
           if (One(a, "--reason").empty()) {
             return UsageError("incident override-close needs --reason TEXT",
                               "patrolctl incident override-close --help");
           }
-          return Run(o, "POST",
-                     "/v1/incidents/" + PathSegment(a.positional[0]) + "/override-close",
+          return Run(o, "POST", "/v1/incidents/" + PathSegment(a.positional[0]) + "/override-close",
                      json{{"reason", One(a, "--reason")}}, PrintIncident);
         }}},
       {"incident link",
        {"Usage: patrolctl incident link ID [--alarm N] [--case N]\n\nLinks the incident to its "
         "alarm (警情) and/or case number (R7).\nRoute: POST /v1/incidents/{id}/links "
         "{\"alarm_number\"?, \"case_number\"?}.\n",
-        {"--alarm", "--case"}, {}, 1, 1,
+        {"--alarm", "--case"},
+        {},
+        1,
+        1,
         [](const Options& o, const Args& a) {
           json body = json::object();
           if (!One(a, "--alarm").empty()) body["alarm_number"] = One(a, "--alarm");
@@ -559,7 +604,10 @@ const std::map<std::string, Command>& Commands() {
       {"incident explain",
        {"Usage: patrolctl incident explain ID TEXT\n\nThe crew's written explanation of a gap "
         "in the recording (R6).\nRoute: POST /v1/incidents/{id}/explanations {\"text\"}.\n",
-        {}, {}, 2, 2,
+        {},
+        {},
+        2,
+        2,
         [](const Options& o, const Args& a) {
           return Run(o, "POST", "/v1/incidents/" + PathSegment(a.positional[0]) + "/explanations",
                      json{{"text", a.positional[1]}}, nullptr);
@@ -568,7 +616,10 @@ const std::map<std::string, Command>& Commands() {
        {"Usage: patrolctl incident retention ID ordinary|permanent --reason TEXT\n\nSets how "
         "long the incident's footage is kept (R9; supervisor).\nRoute: POST "
         "/v1/incidents/{id}/retention {\"class\", \"reason\"}.\n",
-        {"--reason"}, {}, 2, 2,
+        {"--reason"},
+        {},
+        2,
+        2,
         [](const Options& o, const Args& a) {
           const std::string& retention = a.positional[1];
           if (retention != "ordinary" && retention != "permanent") {
@@ -585,21 +636,30 @@ const std::map<std::string, Command>& Commands() {
       {"record start",
        {"Usage: patrolctl record start\n\nThe manual record button: starts an incident "
         "recording now.\nRoute: POST /v1/record {\"action\": \"start\"}.\n",
-        {}, {}, 0, 0,
+        {},
+        {},
+        0,
+        0,
         [](const Options& o, const Args&) {
           return Run(o, "POST", "/v1/record", json{{"action", "start"}}, nullptr);
         }}},
       {"record stop",
        {"Usage: patrolctl record stop\n\nEnds a manual recording. The daemon refuses while an "
         "incident is open (R4).\nRoute: POST /v1/record {\"action\": \"stop\"}.\n",
-        {}, {}, 0, 0,
+        {},
+        {},
+        0,
+        0,
         [](const Options& o, const Args&) {
           return Run(o, "POST", "/v1/record", json{{"action", "stop"}}, nullptr);
         }}},
       {"camera stop",
        {"Usage: patrolctl camera stop NAME\n\nStops one camera (the daemon refuses during an "
         "incident).\nRoute: POST /v1/cameras/{name}/stop.\n",
-        {}, {}, 1, 1,
+        {},
+        {},
+        1,
+        1,
         [](const Options& o, const Args& a) {
           return Run(o, "POST", "/v1/cameras/" + PathSegment(a.positional[0]) + "/stop",
                      std::nullopt, nullptr);
@@ -607,7 +667,10 @@ const std::map<std::string, Command>& Commands() {
       {"audit list",
        {"Usage: patrolctl audit list [--since SEQ]\n\nAudit log entries after SEQ (default: "
         "from the start).\nRoute: GET /v1/audit?since=SEQ (auditor, supervisor).\n",
-        {"--since"}, {}, 0, 0,
+        {"--since"},
+        {},
+        0,
+        0,
         [](const Options& o, const Args& a) {
           std::string since = One(a, "--since");
           if (since.empty()) since = "0";
@@ -698,8 +761,8 @@ int FollowEvents(const Options& options) {
   if (code != CURLE_OK && status == 0) return CannotConnect(options, curl_easy_strerror(code));
   if (status != 200) {
     json answer = json::parse(state.buffer, nullptr, false);
-    return Fail("the daemon refused (" + std::to_string(status) + "): " +
-                (answer.is_object() ? answer.value("error", state.buffer) : state.buffer));
+    return Fail("the daemon refused (" + std::to_string(status) +
+                "): " + (answer.is_object() ? answer.value("error", state.buffer) : state.buffer));
   }
   return Fail("the daemon ended the event stream");
 }
@@ -775,8 +838,8 @@ int main(int argc, char** argv) {
   }
   if (i >= argc) return UsageError("missing COMMAND");
   std::string name = argv[i++];
-  const bool has_subcommands = name == "incident" || name == "record" || name == "camera" ||
-                               name == "audit";
+  const bool has_subcommands =
+      name == "incident" || name == "record" || name == "camera" || name == "audit";
   if (has_subcommands) {
     if (i >= argc || std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
       if (i < argc) {
@@ -832,8 +895,7 @@ int main(int argc, char** argv) {
     }
     if (args.positional.size() < command->min_positional ||
         args.positional.size() > command->max_positional) {
-      return UsageError("wrong number of arguments for " + name,
-                        "patrolctl " + name + " --help");
+      return UsageError("wrong number of arguments for " + name, "patrolctl " + name + " --help");
     }
   }
 

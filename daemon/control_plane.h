@@ -1,0 +1,62 @@
+// Everything of the daemon beside the recording itself: the audit log, the incidents and their
+// triggers (Duty), the control API and its routes. Built after the recorder is open; a problem
+// here is logged and never stops the recording (R4): without an audit log the API stays closed
+// rather than serve unaudited requests, and a broken audit chain is moved aside, kept, and a new
+// chain started whose first entry names it.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "base/clock.h"
+#include "base/env.h"
+#include "base/status.h"
+#include "daemon/api_server.h"
+#include "daemon/control_routes.h"
+#include "daemon/duty.h"
+#include "daemon/recorder.h"
+#include "storage/audit_log.h"
+
+namespace patrolrec::daemon {
+
+class ControlPlane {
+ public:
+  ControlPlane(Recorder* recorder, base::Env* env, base::Clock* clock);
+  ~ControlPlane();
+  ControlPlane(const ControlPlane&) = delete;
+  ControlPlane& operator=(const ControlPlane&) = delete;
+
+  // Opens the audit log, the incidents and the API, and listens. Returns what did not work (the
+  // recorder records either way); call on the main loop's thread after Recorder::Open.
+  base::Status Open();
+  // After Recorder::Start: inputs, timers.
+  void Start();
+  // Stops listening and the inputs (before Recorder::Stop).
+  void Stop();
+
+  Duty* duty() { return duty_.get(); }
+  ApiServer* api() { return api_.get(); }
+  storage::AuditLog* audit() { return audit_.get(); }
+  // "control API on /run/patrolrec/api.sock and 127.0.0.1:8080", or why not.
+  const std::string& description() const { return description_; }
+
+  // Tests: inputs driven through the same interface as the real ones (before Open).
+  void AddInputForTesting(std::unique_ptr<inputs::InputSource> input) {
+    test_inputs_.push_back(std::move(input));
+  }
+
+ private:
+  base::Status OpenAudit();
+
+  Recorder* recorder_;
+  base::Env* env_;
+  base::Clock* clock_;
+  std::unique_ptr<storage::AuditLog> audit_;
+  std::unique_ptr<Duty> duty_;
+  std::unique_ptr<ApiServer> api_;
+  std::unique_ptr<ControlRoutes> routes_;
+  std::vector<std::unique_ptr<inputs::InputSource>> test_inputs_;
+  std::string description_ = "control API not started";
+};
+
+}  // namespace patrolrec::daemon
