@@ -229,7 +229,7 @@ std::string GpsFake::output() const {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-bool RunLoopUntil(const std::function<bool()>& done, int timeout_ms) {
+bool RunLoopUntilMs(const std::function<bool()>& done, int timeout_ms) {
   GMainContext* context = g_main_context_get_thread_default();
   auto deadline = Steady::now() + std::chrono::milliseconds(timeout_ms);
   while (!done() && Steady::now() < deadline) {

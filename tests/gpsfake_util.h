@@ -79,6 +79,6 @@ class GpsFake {
 };
 
 // Runs the thread-default GLib main context until `done()` or `timeout_ms` pass; returns done().
-bool RunLoopUntil(const std::function<bool()>& done, int timeout_ms);
+bool RunLoopUntilMs(const std::function<bool()>& done, int timeout_ms);
 
 }  // namespace patrolrec::testing

@@ -95,7 +95,7 @@ TEST(GpsdClientProtocolTest, MalformedReportsNeverCrashAndAreNotPositionFixes) {
   callbacks.on_state = [&](FixState, FixState now, const std::string&) { states.push_back(now); };
   GpsdClient client(options, base::Clock::System(), callbacks);
   ASSERT_TRUE(client.Start().ok());
-  ASSERT_TRUE(testing::RunLoopUntil(
+  ASSERT_TRUE(testing::RunLoopUntilMs(
       [&] { return gpsd.finished() && !fixes.empty() && fixes.back().latitude_deg == 48.1; },
       5000));
   EXPECT_TRUE(client.connected());

@@ -26,7 +26,7 @@ using testing::GpsFake;
 using testing::NmeaCycle;
 using testing::NmeaEpoch;
 using testing::NmeaTrack;
-using testing::RunLoopUntil;
+using testing::RunLoopUntilMs;
 
 constexpr int64_t kSecond = base::kNsPerSecond;
 constexpr double kCycleS = 0.1;  // real seconds between receiver cycles in the replay
@@ -138,7 +138,7 @@ TEST(GpsdClientTest, FixesReachTheCallbackWithPositionSpeedTimeModeAndSatellites
              return f.mode == FixMode::k3D && f.satellites_used >= 0;
            }) >= 5;
   };
-  ASSERT_TRUE(RunLoopUntil(enough, 15000)) << "fixes: " << recorder.fixes.size() << "\n"
+  ASSERT_TRUE(RunLoopUntilMs(enough, 15000)) << "fixes: " << recorder.fixes.size() << "\n"
                                            << fake.output();
   int64_t utc_after = clock.NowUtcNs(), mono_after = clock.MonotonicNs();
 
@@ -185,11 +185,11 @@ TEST(GpsdClientTest, GpsdKilledAndRestartedReconnectsByItselfAndReportsTheGap) {
   Recorder recorder;
   GpsdClient client(OptionsFor(fake), base::Clock::System(), recorder.Callbacks());
   ASSERT_TRUE(client.Start().ok());
-  ASSERT_TRUE(RunLoopUntil([&] { return client.state() == FixState::k3D; }, 15000))
+  ASSERT_TRUE(RunLoopUntilMs([&] { return client.state() == FixState::k3D; }, 15000))
       << fake.output();
 
   fake.KillGpsd();  // SIGKILL: no goodbye on the socket beyond the kernel closing it
-  ASSERT_TRUE(RunLoopUntil([&] { return recorder.Connections(false) == 1; }, 5000));
+  ASSERT_TRUE(RunLoopUntilMs([&] { return recorder.Connections(false) == 1; }, 5000));
   EXPECT_EQ(client.state(), FixState::kNoGpsd);
   EXPECT_NE(recorder.connections.back().detail.find("went away"), std::string::npos)
       << recorder.connections.back().detail;
@@ -199,12 +199,12 @@ TEST(GpsdClientTest, GpsdKilledAndRestartedReconnectsByItselfAndReportsTheGap) {
 
   // gpsd stays away for a while; the client keeps trying.
   int attempts_before = client.connect_attempts();
-  RunLoopUntil([] { return false; }, 1200);
+  RunLoopUntilMs([] { return false; }, 1200);
   EXPECT_GE(client.connect_attempts(), attempts_before + 2);
 
   ASSERT_TRUE(fake.Restart()) << fake.error();
   size_t fixes_before = recorder.fixes.size();
-  ASSERT_TRUE(RunLoopUntil(
+  ASSERT_TRUE(RunLoopUntilMs(
       [&] { return recorder.Connections(true) == 2 && recorder.fixes.size() > fixes_before + 3; },
       15000))
       << fake.output();
@@ -265,7 +265,7 @@ TEST(GpsdClientTest, GarbageTruncatedAndBadChecksumSentencesAreIgnored) {
   Recorder recorder;
   GpsdClient client(OptionsFor(fake), base::Clock::System(), recorder.Callbacks());
   ASSERT_TRUE(client.Start().ok());
-  ASSERT_TRUE(RunLoopUntil([&] { return recorder.PositionFixes(FixMode::k3D) >= 15; }, 15000))
+  ASSERT_TRUE(RunLoopUntilMs([&] { return recorder.PositionFixes(FixMode::k3D) >= 15; }, 15000))
       << "3D fixes: " << recorder.PositionFixes(FixMode::k3D) << "\n"
       << fake.output();
 
@@ -294,9 +294,9 @@ TEST(GpsdClientTest, LosingTheFixMovesStateToNoFixWithAReason) {
   Recorder recorder;
   GpsdClient client(OptionsFor(fake), base::Clock::System(), recorder.Callbacks());
   ASSERT_TRUE(client.Start().ok());
-  ASSERT_TRUE(RunLoopUntil([&] { return client.state() == FixState::k3D; }, 15000))
+  ASSERT_TRUE(RunLoopUntilMs([&] { return client.state() == FixState::k3D; }, 15000))
       << fake.output();
-  ASSERT_TRUE(RunLoopUntil([&] { return client.state() == FixState::kNoFix; }, 15000))
+  ASSERT_TRUE(RunLoopUntilMs([&] { return client.state() == FixState::kNoFix; }, 15000))
       << fake.output();
 
   const StateChange& change = recorder.states.back();
@@ -309,7 +309,7 @@ TEST(GpsdClientTest, LosingTheFixMovesStateToNoFixWithAReason) {
   ASSERT_TRUE(client.last_fix().has_value()) << "last known position kept";
   EXPECT_TRUE(client.last_fix()->has_position());
   // No-fix reports keep coming; the state must not flap back to 3D or go stale.
-  RunLoopUntil([] { return false; }, 1000);
+  RunLoopUntilMs([] { return false; }, 1000);
   EXPECT_EQ(client.state(), FixState::kNoFix);
 }
 
@@ -322,11 +322,11 @@ TEST(GpsdClientTest, GpsdFrozenMakesTheFixStaleAfterStaleAfterMsAndRecovers) {
   options.stale_after_ms = 1000;
   GpsdClient client(options, base::Clock::System(), recorder.Callbacks());
   ASSERT_TRUE(client.Start().ok());
-  ASSERT_TRUE(RunLoopUntil([&] { return client.state() == FixState::k3D; }, 15000))
+  ASSERT_TRUE(RunLoopUntilMs([&] { return client.state() == FixState::k3D; }, 15000))
       << fake.output();
 
   ASSERT_TRUE(fake.PauseGpsd());  // SIGSTOP: the socket stays open, nothing arrives
-  ASSERT_TRUE(RunLoopUntil([&] { return client.state() == FixState::kStale; }, 5000));
+  ASSERT_TRUE(RunLoopUntilMs([&] { return client.state() == FixState::kStale; }, 5000));
   int64_t age_ns = RealMonotonicNs() - client.last_fix()->received_mono_ns;
   EXPECT_GE(age_ns, 1000 * base::kNsPerMs);
   EXPECT_LT(age_ns, (1000 + 250 + 300) * base::kNsPerMs) << "noticed late";
@@ -336,7 +336,7 @@ TEST(GpsdClientTest, GpsdFrozenMakesTheFixStaleAfterStaleAfterMsAndRecovers) {
   EXPECT_NE(change.reason.find("stale"), std::string::npos) << change.reason;
 
   ASSERT_TRUE(fake.ResumeGpsd());
-  ASSERT_TRUE(RunLoopUntil([&] { return client.state() == FixState::k3D; }, 5000));
+  ASSERT_TRUE(RunLoopUntilMs([&] { return client.state() == FixState::k3D; }, 5000));
   EXPECT_EQ(recorder.states.back().old_state, FixState::kStale);
 }
 
@@ -350,9 +350,9 @@ TEST(GpsdClientTest, ReceiverFallingSilentMakesTheFixStale) {
   options.stale_after_ms = 800;
   GpsdClient client(options, base::Clock::System(), recorder.Callbacks());
   ASSERT_TRUE(client.Start().ok());
-  ASSERT_TRUE(RunLoopUntil([&] { return client.state() == FixState::k3D; }, 15000))
+  ASSERT_TRUE(RunLoopUntilMs([&] { return client.state() == FixState::k3D; }, 15000))
       << fake.output();
-  ASSERT_TRUE(RunLoopUntil([&] { return client.state() == FixState::kStale; }, 8000));
+  ASSERT_TRUE(RunLoopUntilMs([&] { return client.state() == FixState::kStale; }, 8000));
   EXPECT_TRUE(client.connected());
   EXPECT_EQ(recorder.Connections(false), 0);
 }
@@ -394,7 +394,7 @@ TEST(GpsdClientTest, NoGpsdOnThePortKeepsNoGpsdAndNeverBlocksTheLoop) {
         return G_SOURCE_CONTINUE;
       },
       &ticks);
-  RunLoopUntil([] { return false; }, 2000);
+  RunLoopUntilMs([] { return false; }, 2000);
   g_source_remove(timer);
   base::SetLogSinkForTesting(nullptr);
 
@@ -421,7 +421,7 @@ TEST(GpsdClientTest, UnroutableHostNeverBlocksTheLoop) {
   GpsdClient client(options, base::Clock::System(), recorder.Callbacks());
   int64_t worst_gap_ns = 0, last = RealMonotonicNs();
   ASSERT_TRUE(client.Start().ok());
-  RunLoopUntil(
+  RunLoopUntilMs(
       [&] {
         int64_t now = RealMonotonicNs();
         worst_gap_ns = std::max(worst_gap_ns, now - last);
