@@ -300,7 +300,7 @@ TEST(CatalogTest, SchemaCommentsEveryColumn) {
   auto catalog = OpenOrDie(dir / "catalog.db");
   ASSERT_TRUE(catalog);
   RawDb raw(dir / "catalog.db");
-  for (const std::string table : {"segment", "event", "track_point"}) {
+  for (const std::string table : {"segment", "event", "track_point", "upload", "upload_part"}) {
     std::string sql = raw.One("SELECT sql FROM sqlite_master WHERE name = '" + table + "'");
     for (const std::string& column :
          raw.Query("SELECT name FROM pragma_table_info('" + table + "')")) {
@@ -317,19 +317,19 @@ TEST(CatalogTest, RefusesCatalogFromNewerSchema) {
   TempDir dir;
   const std::string path = dir / "catalog.db";
   { ASSERT_TRUE(OpenOrDie(path)); }
-  { RawDb(path).Exec("PRAGMA user_version = 3"); }
+  { RawDb(path).Exec("PRAGMA user_version = 4"); }
   const std::string before = ReadBytes(path);
 
   auto catalog = Catalog::Open(path);
   ASSERT_FALSE(catalog.ok());
   EXPECT_EQ(catalog.message(), "catalog " + path +
-                                   " was written by a newer patrolrec (schema 3; this build "
-                                   "knows 2): refusing to open it");
+                                   " was written by a newer patrolrec (schema 4; this build "
+                                   "knows 3): refusing to open it");
   EXPECT_EQ(ReadBytes(path), before) << "a refused catalog must be left untouched";
 
   auto read_only = Catalog::OpenReadOnly(path);
   ASSERT_FALSE(read_only.ok());
-  EXPECT_THAT(read_only.message(), HasSubstr("schema 3; this build knows 2"));
+  EXPECT_THAT(read_only.message(), HasSubstr("schema 4; this build knows 3"));
 }
 
 TEST(CatalogTest, RefusesFileThatIsNotADatabaseAndSaysWhatToDo) {
@@ -383,13 +383,13 @@ TEST(CatalogTest, UpgradesEmptyVersionZeroDatabase) {
   }
   auto catalog = OpenOrDie(path);
   ASSERT_TRUE(catalog);
-  EXPECT_EQ(catalog->schema_version(), 2);
+  EXPECT_EQ(catalog->schema_version(), 3);
   EXPECT_TRUE(catalog->InsertSegment(MakeRecord("road", 1)).ok());
   RawDb raw(path);
-  EXPECT_EQ(raw.One("PRAGMA user_version"), "2");
+  EXPECT_EQ(raw.One("PRAGMA user_version"), "3");
   EXPECT_EQ(raw.One("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(raw.Query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"),
-            (std::vector<std::string>{"event", "segment", "track_point"}));
+            (std::vector<std::string>{"event", "segment", "track_point", "upload", "upload_part"}));
 }
 
 TEST(CatalogTest, UpgradesZeroLengthFile) {
@@ -398,7 +398,7 @@ TEST(CatalogTest, UpgradesZeroLengthFile) {
   patrolrec::testing::WriteTextFile(path, "");
   auto catalog = OpenOrDie(path);
   ASSERT_TRUE(catalog);
-  EXPECT_EQ(catalog->schema_version(), 2);
+  EXPECT_EQ(catalog->schema_version(), 3);
 }
 
 TEST(CatalogTest, UpgradesAVersionOneCatalogKeepingEveryRow) {
@@ -430,7 +430,7 @@ TEST(CatalogTest, UpgradesAVersionOneCatalogKeepingEveryRow) {
   }
   auto catalog = OpenOrDie(path);
   ASSERT_TRUE(catalog);
-  EXPECT_EQ(catalog->schema_version(), 2);
+  EXPECT_EQ(catalog->schema_version(), 3);
 
   // The rows are all there, with what version 1 did not know marked as not known.
   auto rows = catalog->Segments("road");
@@ -459,7 +459,7 @@ TEST(CatalogTest, UpgradesAVersionOneCatalogKeepingEveryRow) {
     const std::string schema =
         "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name";
     EXPECT_EQ(upgraded.Query(schema), fresh.Query(schema));
-    EXPECT_EQ(upgraded.One("PRAGMA user_version"), "2");
+    EXPECT_EQ(upgraded.One("PRAGMA user_version"), "3");
     EXPECT_EQ(upgraded.One("PRAGMA integrity_check"), "ok");
     EXPECT_EQ(upgraded.Query("PRAGMA foreign_key_check"), std::vector<std::string>{});
   }
@@ -480,7 +480,7 @@ TEST(CatalogTest, ReadOnlyOpenRefusesAVersionOneCatalogWithoutTouchingIt) {
   const std::string before = ReadBytes(path);
   auto catalog = Catalog::OpenReadOnly(path);
   ASSERT_FALSE(catalog.ok());
-  EXPECT_THAT(catalog.message(), HasSubstr("has schema version 1; this build reads version 2"));
+  EXPECT_THAT(catalog.message(), HasSubstr("has schema version 1; this build reads version 3"));
   EXPECT_EQ(ReadBytes(path), before);
 }
 
@@ -881,7 +881,7 @@ TEST(CatalogTest, ReadOnlyOpenOfCopyWithWalSeesRowsAndCreatesNothing) {
   {
     auto catalog = Catalog::OpenReadOnly(copy / "catalog.db");
     ASSERT_TRUE(catalog.ok()) << catalog.message();
-    EXPECT_EQ((*catalog)->schema_version(), 2);
+    EXPECT_EQ((*catalog)->schema_version(), 3);
     auto all = (*catalog)->Segments();
     ASSERT_TRUE(all.ok()) << all.message();
     EXPECT_EQ(all->size(), 2u);
