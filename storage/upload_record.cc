@@ -19,10 +19,14 @@ bool ParseRetentionClass(const std::string& name, RetentionClass* retention) {
 
 const char* UploadStateName(UploadState state) {
   switch (state) {
-    case UploadState::kUploading: return "uploading";
-    case UploadState::kCompleted: return "completed";
-    case UploadState::kVerified: return "verified";
-    case UploadState::kAborted: return "aborted";
+    case UploadState::kUploading:
+      return "uploading";
+    case UploadState::kCompleted:
+      return "completed";
+    case UploadState::kVerified:
+      return "verified";
+    case UploadState::kAborted:
+      return "aborted";
   }
   return "?";
 }

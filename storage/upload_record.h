@@ -26,23 +26,23 @@ const char* UploadStateName(UploadState state);  // "uploading", "completed", ..
 bool ParseUploadState(const std::string& name, UploadState* state);
 
 struct UploadPartRecord {
-  int number = 0;              // 1 .. 10000
-  int64_t size = 0;            // bytes
-  std::string etag;            // the server's ETag for the part, without quotes
-  std::string md5_hex;         // MD5 of the part as sent, lower-case hex
-  std::string sha256_hex;      // SHA-256 of the part as sent, lower-case hex
+  int number = 0;          // 1 .. 10000
+  int64_t size = 0;        // bytes
+  std::string etag;        // the server's ETag for the part, without quotes
+  std::string md5_hex;     // MD5 of the part as sent, lower-case hex
+  std::string sha256_hex;  // SHA-256 of the part as sent, lower-case hex
   int64_t uploaded_utc_ns = 0;
 };
 
 struct UploadRecord {
-  int64_t id = 0;              // catalog row id (0 until stored)
-  std::string file;            // path relative to the data directory, as segment.file
+  int64_t id = 0;    // catalog row id (0 until stored)
+  std::string file;  // path relative to the data directory, as segment.file
   std::string bucket;
   std::string key;
-  std::string upload_id;       // the server's multipart upload id
-  int64_t part_size = 0;       // bytes of every part but the last
-  int64_t size = 0;            // bytes of the whole file
-  std::string sha256_hex;      // SHA-256 of the whole file that is being uploaded
+  std::string upload_id;   // the server's multipart upload id
+  int64_t part_size = 0;   // bytes of every part but the last
+  int64_t size = 0;        // bytes of the whole file
+  std::string sha256_hex;  // SHA-256 of the whole file that is being uploaded
   RetentionClass retention = RetentionClass::kOrdinary;
   UploadState state = UploadState::kUploading;
   int64_t started_utc_ns = 0;

@@ -214,8 +214,8 @@ void FaultProxy::Pump(std::shared_ptr<Connection> connection, bool upstream) {
         {
           std::lock_guard<std::mutex> lock(mutex_);
           const int64_t now = MonotonicNs();
-          rate_next_ns_ = std::max(rate_next_ns_, now) +
-                          static_cast<int64_t>(forward) * 1'000'000'000 / rate;
+          rate_next_ns_ =
+              std::max(rate_next_ns_, now) + static_cast<int64_t>(forward) * 1'000'000'000 / rate;
           wait_until = rate_next_ns_;
         }
         SleepNs(wait_until - MonotonicNs());

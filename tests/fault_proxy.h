@@ -75,8 +75,8 @@ class FaultProxy {
   std::atomic<int64_t> corrupt_at_upstream_{-1};  // absolute upstream byte offset; -1: none
   std::atomic<int64_t> stall_until_ns_{0};        // CLOCK_MONOTONIC
   std::atomic<int64_t> rate_bytes_per_s_{0};
-  std::string canned_response_;                   // under mutex_
-  int canned_times_ = 0;                          // under mutex_
+  std::string canned_response_;  // under mutex_
+  int canned_times_ = 0;         // under mutex_
   // Rate limiting: when the next byte may go, on CLOCK_MONOTONIC (under mutex_).
   int64_t rate_next_ns_ = 0;
 };

@@ -99,8 +99,8 @@ Status CatalogUploadStateStore::Aborted(int64_t upload, const std::string& detai
 
 // --- MultipartUpload -----------------------------------------------------------------------
 
-MultipartUpload::MultipartUpload(S3Client& client, UploadStateStore& store,
-                                 UploadOptions options, base::Env* env, const base::Clock* clock)
+MultipartUpload::MultipartUpload(S3Client& client, UploadStateStore& store, UploadOptions options,
+                                 base::Env* env, const base::Clock* clock)
     : client_(client), store_(store), options_(options), env_(env), clock_(clock) {
   sleeper_ = [](int64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); };
 }
@@ -144,8 +144,8 @@ Result<UploadOutcome> MultipartUpload::Run(const UploadJob& job) {
   const int64_t part_size = options_.part_size_bytes;
   const int parts_total = size == 0 ? 1 : static_cast<int>((size + part_size - 1) / part_size);
   if (parts_total > 10'000) {
-    return Status::Error(what + ": " + std::to_string(parts_total) +
-                         " parts of " + std::to_string(part_size) +
+    return Status::Error(what + ": " + std::to_string(parts_total) + " parts of " +
+                         std::to_string(part_size) +
                          " bytes; S3 allows 10000: use a larger part size");
   }
   outcome.parts_total = parts_total;
@@ -221,15 +221,15 @@ Result<UploadOutcome> MultipartUpload::Run(const UploadJob& job) {
     std::vector<std::string> md5s(parts_total);
     std::vector<CompletedPart> completed;
     int64_t done_bytes = 0;
-    for (int number = 1; number <= parts_total && !forgotten &&
-                         upload.state == storage::UploadState::kUploading;
+    for (int number = 1;
+         number <= parts_total && !forgotten && upload.state == storage::UploadState::kUploading;
          ++number) {
       const int64_t offset = (number - 1) * part_size;
       const int64_t length = std::min(part_size, size - offset);
       auto have = remote.find(number);
       auto mine = recorded.find(number);
-      if (have != remote.end() && mine != recorded.end() && have->second.etag == mine->second.etag &&
-          have->second.size == length) {
+      if (have != remote.end() && mine != recorded.end() &&
+          have->second.etag == mine->second.etag && have->second.size == length) {
         md5s[number - 1] = mine->second.md5_hex;
         completed.push_back({number, mine->second.etag});
         ++outcome.parts_skipped;
@@ -242,8 +242,8 @@ Result<UploadOutcome> MultipartUpload::Run(const UploadJob& job) {
       if (have != remote.end() && have->second.etag == data->md5_hex &&
           have->second.size == length) {
         // Acknowledged by the server but not recorded (killed in between): record, don't resend.
-        UploadPartRecord part{number, length, have->second.etag, data->md5_hex, data->sha256_hex,
-                              clock_->NowUtcNs()};
+        UploadPartRecord part{number,        length,           have->second.etag,
+                              data->md5_hex, data->sha256_hex, clock_->NowUtcNs()};
         Status stored = store_.PartDone(upload.id, part);
         if (!stored.ok()) return stored.Wrap(what);
         md5s[number - 1] = data->md5_hex;
@@ -268,8 +268,8 @@ Result<UploadOutcome> MultipartUpload::Run(const UploadJob& job) {
         etag = WithRetries<std::string>(
             [&] {
               outcome.part_bytes_sent += length;
-              return client_.UploadPart(job.bucket, job.key, upload.upload_id, number,
-                                        data->bytes, {data->md5_base64, data->sha256_hex});
+              return client_.UploadPart(job.bucket, job.key, upload.upload_id, number, data->bytes,
+                                        {data->md5_base64, data->sha256_hex});
             },
             &outcome);
         if (etag.ok() || etag.error().kind != S3ErrorKind::kBadDigest) break;
@@ -287,8 +287,8 @@ Result<UploadOutcome> MultipartUpload::Run(const UploadJob& job) {
                              *etag + " is not the part's MD5 " + data->md5_hex +
                              ": the object's integrity could not be checked on this server");
       }
-      UploadPartRecord part{number, length, *etag, data->md5_hex, data->sha256_hex,
-                            clock_->NowUtcNs()};
+      UploadPartRecord part{number,        length,           *etag,
+                            data->md5_hex, data->sha256_hex, clock_->NowUtcNs()};
       Status stored = store_.PartDone(upload.id, part);
       if (!stored.ok()) return stored.Wrap(what);
       md5s[number - 1] = data->md5_hex;
@@ -299,9 +299,9 @@ Result<UploadOutcome> MultipartUpload::Run(const UploadJob& job) {
     }
 
     if (forgotten) {
-      Status aborted = store_.Aborted(
-          upload.id, "the server no longer knows upload id " + upload.upload_id +
-                         " (NoSuchUpload); started over");
+      Status aborted =
+          store_.Aborted(upload.id, "the server no longer knows upload id " + upload.upload_id +
+                                        " (NoSuchUpload); started over");
       if (!aborted.ok()) return aborted.Wrap(what);
       if (round == 1) {
         return Status::Error(what + ": the server forgot the upload id twice (NoSuchUpload)");
@@ -329,8 +329,8 @@ Result<UploadOutcome> MultipartUpload::Run(const UploadJob& job) {
       if (!stored.ok()) return stored.Wrap(what);
     }
     const std::string expected_etag = MultipartEtag(md5s);
-    S3Result<ObjectInfo> head = WithRetries<ObjectInfo>(
-        [&] { return client_.HeadObject(job.bucket, job.key); }, &outcome);
+    S3Result<ObjectInfo> head =
+        WithRetries<ObjectInfo>([&] { return client_.HeadObject(job.bucket, job.key); }, &outcome);
     if (!head.ok()) return head.status().Wrap("reading back after completion");
     if (head->size != size || head->etag != expected_etag) {
       return Status::Error(what + ": INTEGRITY MISMATCH after completion: the server has " +
@@ -379,20 +379,21 @@ Result<UploadOutcome> MultipartUpload::Run(const UploadJob& job) {
     Result<std::string> after = storage::Sha256File(*env_, job.local_path);
     if (!after.ok()) return after.status().Wrap(what);
     if (*after != job.sha256_hex) {
-      return Status::Error(what + ": REFUSED: the file changed while it was being uploaded "
-                           "(SHA-256 now " + *after + ", catalog " + job.sha256_hex +
+      return Status::Error(what +
+                           ": REFUSED: the file changed while it was being uploaded "
+                           "(SHA-256 now " +
+                           *after + ", catalog " + job.sha256_hex +
                            "); the server's copy is not verified");
     }
     Status verified = store_.Verified(upload.id, retention_result, clock_->NowUtcNs());
     if (!verified.ok()) return verified.Wrap(what);
     outcome.retention_result = retention_result;
-    base::LogInfo("upload verified",
-                  {{"FILE", job.file},
-                   {"OBJECT", job.bucket + "/" + job.key},
-                   {"ETAG", outcome.remote_etag},
-                   {"RETENTION", retention_result},
-                   {"PARTS_SENT", std::to_string(outcome.parts_sent)},
-                   {"PARTS_SKIPPED", std::to_string(outcome.parts_skipped)}});
+    base::LogInfo("upload verified", {{"FILE", job.file},
+                                      {"OBJECT", job.bucket + "/" + job.key},
+                                      {"ETAG", outcome.remote_etag},
+                                      {"RETENTION", retention_result},
+                                      {"PARTS_SENT", std::to_string(outcome.parts_sent)},
+                                      {"PARTS_SKIPPED", std::to_string(outcome.parts_skipped)}});
     return outcome;
   }
   return Status::Error(what + ": unreachable");
@@ -417,10 +418,9 @@ Result<StaleUploadsResult> AbortStaleUploads(S3Client& client, UploadStateStore&
       return aborted.status();
     }
     if (live) {
-      Status stored = store.Aborted((*known)->id, "stale: started " +
-                                                      FormatS3Date(upload.initiated_utc_ns) +
-                                                      ", more than " +
-                                                      std::to_string(max_age_days) + " days ago");
+      Status stored = store.Aborted(
+          (*known)->id, "stale: started " + FormatS3Date(upload.initiated_utc_ns) + ", more than " +
+                            std::to_string(max_age_days) + " days ago");
       if (!stored.ok()) return stored;
     }
     base::LogInfo("aborted a stale multipart upload",

@@ -90,13 +90,13 @@ struct UploadOutcome {
   std::string remote_etag;
   std::string retention_result;  // as stored in the catalog
   int parts_total = 0;
-  int parts_sent = 0;            // UploadPart requests answered 200 in this run
-  int parts_skipped = 0;         // already on the server (resumed)
-  int64_t part_bytes_sent = 0;   // body bytes of every UploadPart attempt in this run
-  int retries = 0;               // requests repeated after a retryable failure or a bad digest
-  bool resumed = false;          // continued an upload id from an earlier run
-  bool restarted = false;        // the server had forgotten the upload id; started over
-  bool already_verified = false; // nothing to do: the catalog says it is verified
+  int parts_sent = 0;             // UploadPart requests answered 200 in this run
+  int parts_skipped = 0;          // already on the server (resumed)
+  int64_t part_bytes_sent = 0;    // body bytes of every UploadPart attempt in this run
+  int retries = 0;                // requests repeated after a retryable failure or a bad digest
+  bool resumed = false;           // continued an upload id from an earlier run
+  bool restarted = false;         // the server had forgotten the upload id; started over
+  bool already_verified = false;  // nothing to do: the catalog says it is verified
 };
 
 // Overall progress: bytes of the file that are on the server (or under way), and its size.
@@ -139,10 +139,8 @@ struct StaleUploadsResult {
 // "PR-0001/") that the store does not know as live, or that were started more than max_age_days
 // ago; a known one is marked aborted in the store. Their parts otherwise take space on the
 // server for ever.
-base::Result<StaleUploadsResult> AbortStaleUploads(S3Client& client, UploadStateStore& store,
-                                                   const std::string& bucket,
-                                                   const std::string& prefix, int max_age_days,
-                                                   const base::Clock* clock =
-                                                       base::Clock::System());
+base::Result<StaleUploadsResult> AbortStaleUploads(
+    S3Client& client, UploadStateStore& store, const std::string& bucket, const std::string& prefix,
+    int max_age_days, const base::Clock* clock = base::Clock::System());
 
 }  // namespace patrolrec::uplink

@@ -108,11 +108,20 @@ std::string XmlEscape(const std::string& text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -206,19 +215,32 @@ int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t upload_total, curl
 
 const char* CurlCodeName(CURLcode code) {
   switch (code) {
-    case CURLE_COULDNT_CONNECT: return "CURLE_COULDNT_CONNECT";
-    case CURLE_COULDNT_RESOLVE_HOST: return "CURLE_COULDNT_RESOLVE_HOST";
-    case CURLE_OPERATION_TIMEDOUT: return "CURLE_OPERATION_TIMEDOUT";
-    case CURLE_SEND_ERROR: return "CURLE_SEND_ERROR";
-    case CURLE_RECV_ERROR: return "CURLE_RECV_ERROR";
-    case CURLE_GOT_NOTHING: return "CURLE_GOT_NOTHING";
-    case CURLE_PARTIAL_FILE: return "CURLE_PARTIAL_FILE";
-    case CURLE_SSL_CONNECT_ERROR: return "CURLE_SSL_CONNECT_ERROR";
-    case CURLE_PEER_FAILED_VERIFICATION: return "CURLE_PEER_FAILED_VERIFICATION";
-    case CURLE_SSL_CACERT_BADFILE: return "CURLE_SSL_CACERT_BADFILE";
-    case CURLE_SSL_CERTPROBLEM: return "CURLE_SSL_CERTPROBLEM";
-    case CURLE_ABORTED_BY_CALLBACK: return "Cancelled";
-    default: return "CURLE_OTHER";
+    case CURLE_COULDNT_CONNECT:
+      return "CURLE_COULDNT_CONNECT";
+    case CURLE_COULDNT_RESOLVE_HOST:
+      return "CURLE_COULDNT_RESOLVE_HOST";
+    case CURLE_OPERATION_TIMEDOUT:
+      return "CURLE_OPERATION_TIMEDOUT";
+    case CURLE_SEND_ERROR:
+      return "CURLE_SEND_ERROR";
+    case CURLE_RECV_ERROR:
+      return "CURLE_RECV_ERROR";
+    case CURLE_GOT_NOTHING:
+      return "CURLE_GOT_NOTHING";
+    case CURLE_PARTIAL_FILE:
+      return "CURLE_PARTIAL_FILE";
+    case CURLE_SSL_CONNECT_ERROR:
+      return "CURLE_SSL_CONNECT_ERROR";
+    case CURLE_PEER_FAILED_VERIFICATION:
+      return "CURLE_PEER_FAILED_VERIFICATION";
+    case CURLE_SSL_CACERT_BADFILE:
+      return "CURLE_SSL_CACERT_BADFILE";
+    case CURLE_SSL_CERTPROBLEM:
+      return "CURLE_SSL_CERTPROBLEM";
+    case CURLE_ABORTED_BY_CALLBACK:
+      return "Cancelled";
+    default:
+      return "CURLE_OTHER";
   }
 }
 
@@ -249,8 +271,8 @@ S3ErrorKind KindOf(long http_status, const std::string& code) {
     return S3ErrorKind::kBadDigest;
   }
   if (code == "NoSuchUpload") return S3ErrorKind::kNoSuchUpload;
-  if (http_status >= 500 || http_status == 429 || http_status == 408 ||
-      code == "RequestTimeout" || code == "SlowDown" || code == "InternalError") {
+  if (http_status >= 500 || http_status == 429 || http_status == 408 || code == "RequestTimeout" ||
+      code == "SlowDown" || code == "InternalError") {
     return S3ErrorKind::kRetryable;
   }
   return S3ErrorKind::kPermanent;
@@ -470,10 +492,10 @@ S3Result<S3Client::Response> S3Client::Perform(const Request& request) {
     if (transfer.cancelled) error.message = "cancelled by the caller";
     error.kind = IsRetryableCurl(rc) ? S3ErrorKind::kRetryable : S3ErrorKind::kPermanent;
     if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
-      error.message += config_.ca_file.empty()
-                           ? " (the server's certificate is not trusted by the system's CAs)"
-                           : " (the server's certificate does not verify against " +
-                                 config_.ca_file + ")";
+      error.message +=
+          config_.ca_file.empty()
+              ? " (the server's certificate is not trusted by the system's CAs)"
+              : " (the server's certificate does not verify against " + config_.ca_file + ")";
     }
     return error;
   }
@@ -490,7 +512,8 @@ S3Result<S3Client::Response> S3Client::Perform(const Request& request) {
     // radosgw 16 answers NoSuchKey, not NoSuchUpload, for an upload id it does not know when
     // the object does not exist either.
     for (const auto& [name, value] : request.query) {
-      if (name == "uploadId" && response.http_status == 404) error.kind = S3ErrorKind::kNoSuchUpload;
+      if (name == "uploadId" && response.http_status == 404)
+        error.kind = S3ErrorKind::kNoSuchUpload;
     }
     if (error_body && response.http_status < 300) error.kind = S3ErrorKind::kRetryable;
     return error;
@@ -514,8 +537,8 @@ S3Result<std::string> S3Client::GetObject(const std::string& bucket, const std::
 
 S3Result<ObjectInfo> S3Client::HeadObject(const std::string& bucket, const std::string& key) {
   // x-amz-checksum-mode asks servers that keep checksums to report them.
-  S3Result<Response> response = Perform(
-      {"HeadObject", "HEAD", bucket, key, {}, {"x-amz-checksum-mode: ENABLED"}, {}, false});
+  S3Result<Response> response =
+      Perform({"HeadObject", "HEAD", bucket, key, {}, {"x-amz-checksum-mode: ENABLED"}, {}, false});
   if (!response.ok()) return response.error();
   ObjectInfo info;
   info.size = std::strtoll(response->Header("content-length").c_str(), nullptr, 10);
@@ -549,8 +572,13 @@ S3Result<std::string> S3Client::CreateMultipartUpload(
   if (!response.ok()) return response.error();
   std::string upload_id = XmlText(response->body, "UploadId");
   if (upload_id.empty()) {
-    return S3Error{r.operation, bucket, key, static_cast<int>(response->http_status),
-                   "MalformedResponse", "no UploadId in the answer", S3ErrorKind::kRetryable};
+    return S3Error{r.operation,
+                   bucket,
+                   key,
+                   static_cast<int>(response->http_status),
+                   "MalformedResponse",
+                   "no UploadId in the answer",
+                   S3ErrorKind::kRetryable};
   }
   return upload_id;
 }
@@ -695,8 +723,12 @@ S3Result<ObjectRetention> S3Client::GetObjectRetention(const std::string& bucket
   std::string until = XmlText(response->body, "RetainUntilDate");
   if ((mode != "COMPLIANCE" && mode != "GOVERNANCE") ||
       !ParseS3Date(until, &retention.retain_until_utc_ns)) {
-    return S3Error{"GetObjectRetention", bucket, key, static_cast<int>(response->http_status),
-                   "MalformedResponse", "mode \"" + mode + "\", retain-until \"" + until + "\"",
+    return S3Error{"GetObjectRetention",
+                   bucket,
+                   key,
+                   static_cast<int>(response->http_status),
+                   "MalformedResponse",
+                   "mode \"" + mode + "\", retain-until \"" + until + "\"",
                    S3ErrorKind::kPermanent};
   }
   retention.mode = mode == "COMPLIANCE" ? RetentionMode::kCompliance : RetentionMode::kGovernance;

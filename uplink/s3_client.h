@@ -64,11 +64,11 @@ enum class S3ErrorKind {
 struct S3Error {
   std::string operation;  // "UploadPart"
   std::string bucket;
-  std::string key;        // may be empty (bucket-level requests)
-  int http_status = 0;    // 0 when there was no HTTP response (network, TLS, timeout)
-  std::string code;       // S3 error Code ("SignatureDoesNotMatch"), or the curl error for
-                          // failures without a response ("CURLE_OPERATION_TIMEDOUT")
-  std::string message;    // S3 error Message, or curl's detailed error text
+  std::string key;      // may be empty (bucket-level requests)
+  int http_status = 0;  // 0 when there was no HTTP response (network, TLS, timeout)
+  std::string code;     // S3 error Code ("SignatureDoesNotMatch"), or the curl error for
+                        // failures without a response ("CURLE_OPERATION_TIMEDOUT")
+  std::string message;  // S3 error Message, or curl's detailed error text
   S3ErrorKind kind = S3ErrorKind::kPermanent;
 
   bool retryable() const { return kind == S3ErrorKind::kRetryable; }
@@ -130,9 +130,9 @@ struct MultipartUploadInfo {
 
 struct ObjectInfo {
   int64_t size = 0;
-  std::string etag;             // without quotes; "<hex>-<parts>" for a multipart object
-  std::string checksum_sha256;  // x-amz-checksum-sha256 when the server reports one
-  std::string lock_mode;        // x-amz-object-lock-mode, "" when none
+  std::string etag;               // without quotes; "<hex>-<parts>" for a multipart object
+  std::string checksum_sha256;    // x-amz-checksum-sha256 when the server reports one
+  std::string lock_mode;          // x-amz-object-lock-mode, "" when none
   std::string lock_retain_until;  // x-amz-object-lock-retain-until-date, "" when none
   std::string legal_hold;         // x-amz-object-lock-legal-hold ("ON"/"OFF"), "" when none
 };

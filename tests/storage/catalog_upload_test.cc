@@ -29,8 +29,12 @@ UploadRecord MakeUpload(const std::string& key) {
 }
 
 UploadPartRecord MakePart(int number, char digit) {
-  return {number, 5 * 1024 * 1024, std::string(32, digit), std::string(32, digit),
-          std::string(64, digit), 1'795'000'001'000'000'000 + number};
+  return {number,
+          5 * 1024 * 1024,
+          std::string(32, digit),
+          std::string(32, digit),
+          std::string(64, digit),
+          1'795'000'001'000'000'000 + number};
 }
 
 void Sql(const std::string& path, const std::string& sql) {
@@ -53,8 +57,7 @@ TEST(CatalogUploadTest, UpgradeFromVersionTwoKeepsRowsAndAddsUploadTables) {
   }
   // A version 2 file: step 3 only adds tables and indexes, so removing them and the version
   // number gives exactly what a version 2 build left.
-  Sql(path,
-      "DROP TABLE upload_part; DROP TABLE upload; PRAGMA user_version = 2;");
+  Sql(path, "DROP TABLE upload_part; DROP TABLE upload; PRAGMA user_version = 2;");
   auto catalog = Catalog::Open(path);
   ASSERT_TRUE(catalog.ok()) << catalog.message();
   EXPECT_EQ((*catalog)->schema_version(), 3);

@@ -74,8 +74,8 @@ class MultipartUploadTest : public ::testing::Test {
     const std::string path = dir_ / name;
     contents_ = RandomBytes(static_cast<size_t>(parts * kPartSize), 7);
     std::ofstream(path, std::ios::binary) << contents_;
-    return {path, "segments/road/" + name, env_.Get(bucket_var), prefix_ + name,
-            storage::Sha256Hex(contents_), retention};
+    return {path,           "segments/road/" + name,       env_.Get(bucket_var),
+            prefix_ + name, storage::Sha256Hex(contents_), retention};
   }
 
   base::Result<UploadOutcome> Run(S3Client& client, const UploadJob& job, UploadOptions options) {
@@ -267,12 +267,14 @@ TEST_F(MultipartUploadTest, ServerErrors503And500AreRetriedWithExponentialBackof
   auto client = Client(ProxiedConfig());
   ASSERT_TRUE(client);
   UploadJob job = MakeJob("busy.mp4", 1.5, "S3_LOCK_BUCKET");
-  const std::string body = "<Error><Code>SlowDown</Code><Message>Please reduce your request rate."
-                           "</Message></Error>";
-  proxy_->RespondOnNextConnections("HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
-                                   "application/xml\r\nConnection: close\r\nContent-Length: " +
-                                       std::to_string(body.size()) + "\r\n\r\n" + body,
-                                   2);
+  const std::string body =
+      "<Error><Code>SlowDown</Code><Message>Please reduce your request rate."
+      "</Message></Error>";
+  proxy_->RespondOnNextConnections(
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
+      "application/xml\r\nConnection: close\r\nContent-Length: " +
+          std::to_string(body.size()) + "\r\n\r\n" + body,
+      2);
   auto outcome = Run(*client, job, Options());
   ASSERT_TRUE(outcome.ok()) << outcome.message();
   EXPECT_EQ(proxy_->canned_responses_sent(), 2);
@@ -295,8 +297,8 @@ TEST_F(MultipartUploadTest, PersistentServerErrorGivesUpNamingTheStatus) {
       "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", 3);
   auto outcome = Run(*client, job, Options(/*max_attempts=*/3));
   ASSERT_FALSE(outcome.ok());
-  EXPECT_THAT(outcome.message(), HasSubstr("CreateMultipartUpload patrolrec-locked/" + job.key +
-                                           ": HTTP 503"));
+  EXPECT_THAT(outcome.message(),
+              HasSubstr("CreateMultipartUpload patrolrec-locked/" + job.key + ": HTTP 503"));
   EXPECT_EQ(backoffs_ms_, (std::vector<int64_t>{10, 20}));
 }
 

@@ -166,9 +166,10 @@ TEST(S3ClientTest, MultipartUploadListsPartsCompletesAndReadsRetentionBack) {
     ASSERT_TRUE(probe.ok());
     md5s.push_back(*probe);  // a single-part object's ETag is its MD5
     std::string binary;
-    for (size_t i = 0; i < 32; i += 2) binary += static_cast<char>(std::stoi(probe->substr(i, 2), nullptr, 16));
-    auto etag = client->UploadPart(bucket, key, *upload_id, n, body,
-                                   {storage::Base64Encode(binary), ""});
+    for (size_t i = 0; i < 32; i += 2)
+      binary += static_cast<char>(std::stoi(probe->substr(i, 2), nullptr, 16));
+    auto etag =
+        client->UploadPart(bucket, key, *upload_id, n, body, {storage::Base64Encode(binary), ""});
     ASSERT_TRUE(etag.ok()) << etag.error().ToString();
     EXPECT_EQ(*etag, *probe);
     completed.push_back({n, *etag});

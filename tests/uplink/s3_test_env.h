@@ -28,7 +28,8 @@ struct S3TestEnv {
   uplink::S3Config Config(int port = 0, bool tls = false) const {
     uplink::S3Config c;
     c.endpoint = tls ? Get("S3_TLS_ENDPOINT") : Get("S3_ENDPOINT");
-    if (port) c.endpoint = std::string(tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(port);
+    if (port)
+      c.endpoint = std::string(tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(port);
     c.region = Get("S3_REGION");
     c.access_key = Get("S3_ACCESS_KEY");
     c.secret_key = Get("S3_SECRET_KEY");
@@ -54,7 +55,8 @@ inline S3TestEnv LoadS3TestEnv() {
   EXPECT_FALSE(env.Get("S3_ENDPOINT").empty())
       << "no S3 test server: " << PATROLREC_S3_ENV_FILE
       << " is missing; run the tests through ctest (fixture s3_server_start), or start one with "
-         "scripts/s3-test-server start " << PATROLREC_S3_ENV_FILE << "/..";
+         "scripts/s3-test-server start "
+      << PATROLREC_S3_ENV_FILE << "/..";
   return env;
 }
 
