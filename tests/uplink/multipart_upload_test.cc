@@ -403,5 +403,18 @@ TEST_F(MultipartUploadTest, WrongCredentialsFailAtOnceWithoutRetrying) {
   EXPECT_TRUE(backoffs_ms_.empty());
 }
 
+TEST_F(MultipartUploadTest, ChecksumSha256HeadersAreAcceptedWhenEnabled) {
+  // radosgw 16 accepts x-amz-checksum-algorithm and x-amz-checksum-sha256 (newer servers verify
+  // them); the upload must work with them on.
+  S3Config config = ProxiedConfig();
+  config.send_checksum_sha256 = true;
+  auto client = Client(config);
+  ASSERT_TRUE(client);
+  UploadJob job = MakeJob("checksum.mp4", 2.5, "S3_LOCK_BUCKET");
+  auto outcome = Run(*client, job, Options());
+  ASSERT_TRUE(outcome.ok()) << outcome.message();
+  EXPECT_EQ(outcome->parts_sent, 3);
+}
+
 }  // namespace
 }  // namespace patrolrec::uplink
