@@ -219,6 +219,7 @@ Result<UploadOutcome> MultipartUpload::Run(const UploadJob& job) {
     for (const UploadPartRecord& part : upload.parts) recorded[part.number] = part;
 
     std::vector<std::string> md5s(parts_total);
+    std::vector<std::string> sha256s(parts_total);
     std::vector<CompletedPart> completed;
     int64_t done_bytes = 0;
     for (int number = 1;
@@ -231,6 +232,7 @@ Result<UploadOutcome> MultipartUpload::Run(const UploadJob& job) {
       if (have != remote.end() && mine != recorded.end() &&
           have->second.etag == mine->second.etag && have->second.size == length) {
         md5s[number - 1] = mine->second.md5_hex;
+        sha256s[number - 1] = mine->second.sha256_hex;
         completed.push_back({number, mine->second.etag});
         ++outcome.parts_skipped;
         done_bytes += length;
@@ -247,6 +249,7 @@ Result<UploadOutcome> MultipartUpload::Run(const UploadJob& job) {
         Status stored = store_.PartDone(upload.id, part);
         if (!stored.ok()) return stored.Wrap(what);
         md5s[number - 1] = data->md5_hex;
+        sha256s[number - 1] = data->sha256_hex;
         completed.push_back({number, part.etag});
         ++outcome.parts_skipped;
         done_bytes += length;
@@ -292,6 +295,7 @@ Result<UploadOutcome> MultipartUpload::Run(const UploadJob& job) {
       Status stored = store_.PartDone(upload.id, part);
       if (!stored.ok()) return stored.Wrap(what);
       md5s[number - 1] = data->md5_hex;
+      sha256s[number - 1] = data->sha256_hex;
       completed.push_back({number, *etag});
       ++outcome.parts_sent;
       done_bytes += length;
@@ -316,7 +320,10 @@ Result<UploadOutcome> MultipartUpload::Run(const UploadJob& job) {
     // have succeeded: then the retry says NoSuchUpload and the object is there, which the HEAD
     // below decides.
     if (upload.state == storage::UploadState::kCompleted) {
-      for (const UploadPartRecord& part : upload.parts) md5s[part.number - 1] = part.md5_hex;
+      for (const UploadPartRecord& part : upload.parts) {
+        md5s[part.number - 1] = part.md5_hex;
+        sha256s[part.number - 1] = part.sha256_hex;
+      }
     } else {
       S3Result<std::string> etag = WithRetries<std::string>(
           [&] {
@@ -338,9 +345,17 @@ Result<UploadOutcome> MultipartUpload::Run(const UploadJob& job) {
                            ", expected " + std::to_string(size) + " bytes with ETag " +
                            expected_etag + " (computed from the parts' MD5s); not verified");
     }
-    if (!store_.Completed(upload.id, head->etag, clock_->NowUtcNs()).ok()) {
-      // Only refreshes the ETag of a completion recorded above; not worth failing for.
+    // A server that keeps SHA-256 checksums reports the multipart one: compare it too.
+    if (!head->checksum_sha256.empty() &&
+        head->checksum_sha256 != MultipartChecksumSha256(sha256s)) {
+      return Status::Error(what + ": INTEGRITY MISMATCH after completion: the server's SHA-256 " +
+                           "checksum is " + head->checksum_sha256 + ", expected " +
+                           MultipartChecksumSha256(sha256s) +
+                           " (computed from the parts' SHA-256s); not verified");
     }
+    // Records the ETag read back (radosgw's CompleteMultipartUpload answer has none).
+    Status refreshed = store_.Completed(upload.id, head->etag, clock_->NowUtcNs());
+    if (!refreshed.ok()) return refreshed.Wrap(what);
     outcome.remote_etag = head->etag;
 
     // Retention, set after completion because some servers ignore the lock headers of

@@ -338,6 +338,17 @@ std::string MultipartEtag(const std::vector<std::string>& part_md5_hex) {
          std::to_string(part_md5_hex.size());
 }
 
+std::string MultipartChecksumSha256(const std::vector<std::string>& part_sha256_hex) {
+  std::string concatenated;
+  for (const std::string& hex : part_sha256_hex) {
+    for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+      concatenated += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+    }
+  }
+  return storage::Base64Encode(Digest(EVP_sha256(), concatenated)) + "-" +
+         std::to_string(part_sha256_hex.size());
+}
+
 std::string FormatS3Date(int64_t utc_ns) {
   time_t seconds = static_cast<time_t>(utc_ns / 1'000'000'000);
   struct tm tm;

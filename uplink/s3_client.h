@@ -216,6 +216,11 @@ std::string UriEncode(std::string_view text, bool encode_slash);
 // "-", the number of parts. `part_md5_hex` in part order.
 std::string MultipartEtag(const std::vector<std::string>& part_md5_hex);
 
+// The x-amz-checksum-sha256 S3 reports for a multipart object uploaded with per-part SHA-256
+// checksums: base64 of the SHA-256 of the concatenated binary part SHA-256s, "-", the number of
+// parts. `part_sha256_hex` in part order.
+std::string MultipartChecksumSha256(const std::vector<std::string>& part_sha256_hex);
+
 // RFC 3339 UTC with whole seconds, as S3 writes dates: "2027-05-31T05:00:00Z"; and back.
 std::string FormatS3Date(int64_t utc_ns);
 bool ParseS3Date(const std::string& text, int64_t* utc_ns);

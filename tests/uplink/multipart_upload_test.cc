@@ -416,5 +416,29 @@ TEST_F(MultipartUploadTest, ChecksumSha256HeadersAreAcceptedWhenEnabled) {
   EXPECT_EQ(outcome->parts_sent, 3);
 }
 
+TEST_F(MultipartUploadTest, CancelFlagStopsTheUploadPromptlyWithoutRetrying) {
+  auto client = Client(ProxiedConfig());
+  ASSERT_TRUE(client);
+  std::atomic<bool> cancel{false};
+  client->set_cancel_flag(&cancel);
+  UploadJob job = MakeJob("cancel.mp4", 8, "S3_LOCK_BUCKET");
+  proxy_->RateLimit(512 * 1024);  // 4 s for the whole file
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    cancel = true;
+  });
+  const auto start = std::chrono::steady_clock::now();
+  auto outcome = Run(*client, job, Options());
+  const auto took = std::chrono::steady_clock::now() - start;
+  canceller.join();
+  ASSERT_FALSE(outcome.ok());
+  EXPECT_THAT(outcome.message(), HasSubstr("Cancelled: cancelled by the caller"));
+  EXPECT_TRUE(backoffs_ms_.empty());
+  EXPECT_LT(took, std::chrono::milliseconds(2500));
+  // What was acknowledged before is kept for the next run.
+  ASSERT_TRUE(Live(job).has_value());
+  EXPECT_EQ(Live(job)->state, UploadState::kUploading);
+}
+
 }  // namespace
 }  // namespace patrolrec::uplink

@@ -40,6 +40,15 @@ TEST(S3ClientTest, MultipartEtagIsMd5OfPartMd5sAndCount) {
             "68083ea43d0307eecfa2b4749f19df15-2");
 }
 
+TEST(S3ClientTest, MultipartChecksumIsSha256OfPartSha256sAndCount) {
+  // sha256("") and sha256("a"); expected: printf e3b0...48bb | xxd -r -p | openssl sha256
+  // -binary | base64
+  EXPECT_EQ(
+      MultipartChecksumSha256({"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                               "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"}),
+      "rYOrsJ2pdaGSy2r1lgVaN9x4aii0kOzwJ9SCqyMuQrs=-2");
+}
+
 TEST(S3ClientTest, S3DatesRoundTripInWholeSeconds) {
   int64_t ns = 0;
   ASSERT_TRUE(ParseS3Date("2027-05-31T05:00:00.000Z", &ns));
