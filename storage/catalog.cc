@@ -394,6 +394,110 @@ CREATE INDEX incident_entry_by_incident ON incident_entry (incident_id, id);
 -- Incidents select their segments by time.
 CREATE INDEX segment_by_time ON segment (start_utc_ns, end_utc_ns);
 )sql",
+
+    // Version 4: the uplink's multipart uploads and their acknowledged parts (docs/uplink.md), so
+    // that an upload resumes after a dropped link or a restart without sending again the parts
+    // the server already holds, and so that a segment counts as safely uploaded only once the
+    // server's copy was read back and checked.
+    R"sql(
+-- One row per attempt to upload a file to a bucket and key. A row is added when the server has
+-- given an upload id (CreateMultipartUpload), before any part is sent; it then only moves forward:
+-- uploading -> completed -> verified, or to aborted. An aborted row is kept (it explains the
+-- upload id that the server no longer has) and a new row is added for the next attempt.
+CREATE TABLE upload (
+  -- Row number in this catalog only.
+  id INTEGER PRIMARY KEY,
+
+  -- The local file, relative to the data directory as segment.file (a segment, its seal or its
+  -- track); not a foreign key, because seals and tracks have no segment row of their own.
+  file TEXT NOT NULL CHECK (length(file) > 0),
+
+  -- Bucket on the S3 server, e.g. 'patrolrec-evidence'.
+  bucket TEXT NOT NULL CHECK (length(bucket) > 0),
+
+  -- Object key in the bucket, e.g. 'PR-0001/road/PR-0001_road_20261129T011630.250Z.mp4'.
+  key TEXT NOT NULL CHECK (length(key) > 0),
+
+  -- The server's multipart upload id, as CreateMultipartUpload returned it.
+  upload_id TEXT NOT NULL CHECK (length(upload_id) > 0),
+
+  -- Size of every part but the last, bytes (S3 wants at least 5 MiB, except in tests).
+  part_size INTEGER NOT NULL CHECK (part_size > 0),
+
+  -- Size of the whole file, bytes.
+  size INTEGER NOT NULL CHECK (size >= 0),
+
+  -- SHA-256 of the whole file being uploaded: 64 lower-case hex digits; the segment's sha256.
+  sha256 TEXT NOT NULL CHECK (length(sha256) = 64 AND sha256 NOT GLOB '*[^0-9a-f]*'),
+
+  -- How long the server must keep the object: 'ordinary' (object-lock retention, at least six
+  -- months) or 'permanent' (object-lock legal hold).
+  retention_class TEXT NOT NULL CHECK (retention_class IN ('ordinary', 'permanent')),
+
+  -- 'uploading': parts are being sent. 'completed': CompleteMultipartUpload answered, not yet
+  -- read back. 'verified': size, ETag and retention read back from the server and found right;
+  -- only now may the local file be evicted. 'aborted': given up, see detail.
+  state TEXT NOT NULL CHECK (state IN ('uploading', 'completed', 'verified', 'aborted')),
+
+  -- When the upload id was obtained: nanoseconds since 1970-01-01T00:00:00Z.
+  started_utc_ns INTEGER NOT NULL CHECK (started_utc_ns >= 0),
+
+  -- When CompleteMultipartUpload answered: nanoseconds since 1970-01-01T00:00:00Z; NULL before.
+  completed_utc_ns INTEGER CHECK (completed_utc_ns >= 0),
+
+  -- When the server's copy was found right: nanoseconds since 1970-01-01T00:00:00Z; NULL before.
+  verified_utc_ns INTEGER CHECK (verified_utc_ns >= 0),
+
+  -- The object's ETag as the server reported it after completion, without quotes: for a
+  -- multipart object the hex MD5 of its parts' MD5s, '-', the number of parts; NULL before.
+  remote_etag TEXT,
+
+  -- The retention read back from the server, e.g. 'COMPLIANCE until 2027-05-31T05:00:00Z' or
+  -- 'legal hold ON'; NULL before verification.
+  retention_result TEXT,
+
+  -- Why the upload was aborted, e.g. 'the server no longer knows the upload id (NoSuchUpload)';
+  -- NULL unless aborted.
+  detail TEXT CHECK ((state = 'aborted') = (detail IS NOT NULL)),
+
+  CHECK ((state = 'verified') = (verified_utc_ns IS NOT NULL))
+);
+
+-- At most one live (not aborted) upload per object; the lookup on resume uses this index.
+CREATE UNIQUE INDEX upload_live_by_object ON upload (bucket, key) WHERE state != 'aborted';
+-- AbortStaleUploads asks whether the server's upload ids are known here.
+CREATE INDEX upload_by_upload_id ON upload (upload_id);
+
+-- One row per part the server has acknowledged (UploadPart answered 200 with its ETag), written
+-- right after the answer. A part the server holds but that has no row here (a crash between the
+-- answer and this row) is found by ListParts on resume and checked against the local bytes.
+CREATE TABLE upload_part (
+  -- The upload it belongs to.
+  upload INTEGER NOT NULL REFERENCES upload (id) ON DELETE CASCADE,
+
+  -- Part number: 1 .. 10000; part n covers bytes (n - 1) * part_size .. of the file.
+  number INTEGER NOT NULL CHECK (number BETWEEN 1 AND 10000),
+
+  -- Size of the part, bytes.
+  size INTEGER NOT NULL CHECK (size >= 0),
+
+  -- The server's ETag for the part, without quotes (its MD5 in hex on every server we know).
+  etag TEXT NOT NULL CHECK (length(etag) > 0),
+
+  -- MD5 of the part as sent (sent as Content-MD5, which the server checks): 32 lower-case hex
+  -- digits.
+  md5 TEXT NOT NULL CHECK (length(md5) = 32 AND md5 NOT GLOB '*[^0-9a-f]*'),
+
+  -- SHA-256 of the part as sent (signed as x-amz-content-sha256, which the server checks): 64
+  -- lower-case hex digits.
+  sha256 TEXT NOT NULL CHECK (length(sha256) = 64 AND sha256 NOT GLOB '*[^0-9a-f]*'),
+
+  -- When the server acknowledged it: nanoseconds since 1970-01-01T00:00:00Z.
+  uploaded_utc_ns INTEGER NOT NULL CHECK (uploaded_utc_ns >= 0),
+
+  PRIMARY KEY (upload, number)
+);
+)sql",
 };
 static_assert(std::size(kUpgradeSteps) == Catalog::kSchemaVersion,
               "one upgrade step per schema version");
@@ -1122,6 +1226,196 @@ Result<std::vector<SegmentRecord>> Catalog::SegmentsOverlapping(int64_t from_utc
   if (!s.ok()) return s.status();
   if (Bind(s->get(), from_utc_ns, to_utc_ns) != SQLITE_OK) return DbError(db_, path_, what);
   return ReadSegments(db_, path_, s->get(), what);
+}
+
+namespace {
+
+const std::string kSelectUpload =
+    "SELECT id, file, bucket, key, upload_id, part_size, size, sha256, retention_class, state, "
+    "started_utc_ns, completed_utc_ns, verified_utc_ns, remote_etag, retention_result, detail "
+    "FROM upload ";
+
+// Runs a prepared SELECT of kSelectUpload columns to the end, then reads each row's parts.
+Result<std::vector<UploadRecord>> ReadUploads(sqlite3* db, const std::string& path,
+                                              sqlite3_stmt* s, const std::string& what) {
+  std::vector<UploadRecord> uploads;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    UploadRecord u;
+    u.id = sqlite3_column_int64(s, 0);
+    u.file = ColumnText(s, 1);
+    u.bucket = ColumnText(s, 2);
+    u.key = ColumnText(s, 3);
+    u.upload_id = ColumnText(s, 4);
+    u.part_size = sqlite3_column_int64(s, 5);
+    u.size = sqlite3_column_int64(s, 6);
+    u.sha256_hex = ColumnText(s, 7);
+    std::string retention = ColumnText(s, 8);
+    std::string state = ColumnText(s, 9);
+    if (!ParseRetentionClass(retention, &u.retention) || !ParseUploadState(state, &u.state)) {
+      // The CHECK constraints make this unreachable unless the file was edited by hand.
+      return Status::Error("catalog " + path + ": upload of \"" + u.file +
+                           "\" has unknown retention class \"" + retention + "\" or state \"" +
+                           state + "\"");
+    }
+    u.started_utc_ns = sqlite3_column_int64(s, 10);
+    u.completed_utc_ns = sqlite3_column_int64(s, 11);  // 0 for NULL
+    u.verified_utc_ns = sqlite3_column_int64(s, 12);
+    u.remote_etag = ColumnText(s, 13);
+    u.retention_result = ColumnText(s, 14);
+    u.detail = ColumnText(s, 15);
+    uploads.push_back(std::move(u));
+  }
+  if (rc != SQLITE_DONE) return DbError(db, path, what);
+  for (UploadRecord& u : uploads) {
+    Result<Statement> parts = Prepare(db, path,
+                                      "SELECT number, size, etag, md5, sha256, uploaded_utc_ns "
+                                      "FROM upload_part WHERE upload = ?1 ORDER BY number");
+    if (!parts.ok()) return parts.status();
+    if (Bind(parts->get(), u.id) != SQLITE_OK) return DbError(db, path, what);
+    while ((rc = sqlite3_step(parts->get())) == SQLITE_ROW) {
+      UploadPartRecord p;
+      p.number = sqlite3_column_int(parts->get(), 0);
+      p.size = sqlite3_column_int64(parts->get(), 1);
+      p.etag = ColumnText(parts->get(), 2);
+      p.md5_hex = ColumnText(parts->get(), 3);
+      p.sha256_hex = ColumnText(parts->get(), 4);
+      p.uploaded_utc_ns = sqlite3_column_int64(parts->get(), 5);
+      u.parts.push_back(std::move(p));
+    }
+    if (rc != SQLITE_DONE) return DbError(db, path, what);
+  }
+  return uploads;
+}
+
+template <typename... Keys>
+Result<std::optional<UploadRecord>> FindOneUpload(sqlite3* db, const std::string& path,
+                                                  const std::string& where,
+                                                  const std::string& what, const Keys&... keys) {
+  Result<Statement> s = Prepare(db, path, kSelectUpload + where);
+  if (!s.ok()) return s.status();
+  if (Bind(s->get(), keys...) != SQLITE_OK) return DbError(db, path, what);
+  Result<std::vector<UploadRecord>> rows = ReadUploads(db, path, s->get(), what);
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::optional<UploadRecord>();
+  return std::optional<UploadRecord>(std::move(rows->front()));
+}
+
+// One UPDATE of an upload row that must change exactly that row: a row in another state than
+// `from_states` (or absent) is an error naming the state it is in.
+template <typename... Values>
+Status UpdateUpload(sqlite3* db, const std::string& path, int64_t upload, const std::string& what,
+                    const std::string& set, const std::string& from_states,
+                    const Values&... values) {
+  Transaction transaction(db);
+  if (transaction.Begin() != SQLITE_OK) return DbError(db, path, what);
+  Result<Statement> s = Prepare(db, path,
+                                "UPDATE upload SET " + set + " WHERE id = ?1 AND state IN (" +
+                                    from_states + ")");
+  if (!s.ok()) return s.status();
+  if (Bind(s->get(), upload, values...) != SQLITE_OK || sqlite3_step(s->get()) != SQLITE_DONE) {
+    return DbError(db, path, what);
+  }
+  if (sqlite3_changes(db) != 1) {
+    Result<std::optional<UploadRecord>> existing =
+        FindOneUpload(db, path, "WHERE id = ?1", what, upload);
+    if (!existing.ok()) return existing.status();
+    return Status::Error("catalog " + path + ": " + what + ": " +
+                         (existing->has_value()
+                              ? std::string("it is ") + UploadStateName((*existing)->state)
+                              : std::string("no such upload")));
+  }
+  if (transaction.Commit() != SQLITE_OK) return DbError(db, path, what);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<int64_t> Catalog::BeginUpload(const UploadRecord& upload) {
+  const std::string what =
+      "starting the upload of \"" + upload.file + "\" to " + upload.bucket + "/" + upload.key;
+  Transaction transaction(db_);
+  if (transaction.Begin() != SQLITE_OK) return DbError(db_, path_, what);
+  Result<std::optional<UploadRecord>> live = FindOneUpload(
+      db_, path_, "WHERE bucket = ?1 AND key = ?2 AND state != 'aborted'", what, upload.bucket,
+      upload.key);
+  if (!live.ok()) return live.status();
+  if (live->has_value()) {
+    return Status::Error("catalog " + path_ + ": " + what + ": the object already has a live " +
+                         "upload (" + (*live)->upload_id + ", " +
+                         UploadStateName((*live)->state) + ")");
+  }
+  Result<Statement> s = Prepare(
+      db_, path_,
+      "INSERT INTO upload (file, bucket, key, upload_id, part_size, size, sha256, "
+      "retention_class, state, started_utc_ns) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'uploading', ?9)");
+  if (!s.ok()) return s.status();
+  if (Bind(s->get(), upload.file, upload.bucket, upload.key, upload.upload_id, upload.part_size,
+           upload.size, upload.sha256_hex, RetentionClassName(upload.retention),
+           upload.started_utc_ns) != SQLITE_OK ||
+      sqlite3_step(s->get()) != SQLITE_DONE) {
+    return DbError(db_, path_, what);
+  }
+  int64_t id = sqlite3_last_insert_rowid(db_);
+  if (transaction.Commit() != SQLITE_OK) return DbError(db_, path_, what);
+  return id;
+}
+
+Status Catalog::AddUploadPart(int64_t upload, const UploadPartRecord& part) {
+  const std::string what =
+      "recording part " + std::to_string(part.number) + " of upload " + std::to_string(upload);
+  // One statement is one implicit transaction, durable at return under synchronous=FULL. The
+  // foreign key refuses a part of an unknown upload.
+  Result<Statement> s = Prepare(
+      db_, path_,
+      "INSERT OR REPLACE INTO upload_part (upload, number, size, etag, md5, sha256, "
+      "uploaded_utc_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  if (!s.ok()) return s.status();
+  if (Bind(s->get(), upload, int64_t{part.number}, part.size, part.etag, part.md5_hex,
+           part.sha256_hex, part.uploaded_utc_ns) != SQLITE_OK ||
+      sqlite3_step(s->get()) != SQLITE_DONE) {
+    return DbError(db_, path_, what);
+  }
+  return Status::Ok();
+}
+
+Status Catalog::MarkUploadCompleted(int64_t upload, const std::string& remote_etag,
+                                    int64_t completed_utc_ns) {
+  return UpdateUpload(db_, path_, upload,
+                      "marking upload " + std::to_string(upload) + " completed",
+                      "state = 'completed', remote_etag = ?2, completed_utc_ns = ?3",
+                      "'uploading', 'completed'", remote_etag, completed_utc_ns);
+}
+
+Status Catalog::MarkUploadVerified(int64_t upload, const std::string& retention_result,
+                                   int64_t verified_utc_ns) {
+  return UpdateUpload(db_, path_, upload, "marking upload " + std::to_string(upload) + " verified",
+                      "state = 'verified', retention_result = ?2, verified_utc_ns = ?3",
+                      "'completed'", retention_result, verified_utc_ns);
+}
+
+Status Catalog::MarkUploadAborted(int64_t upload, const std::string& detail) {
+  return UpdateUpload(db_, path_, upload, "marking upload " + std::to_string(upload) + " aborted",
+                      "state = 'aborted', detail = ?2", "'uploading', 'completed'",
+                      detail.empty() ? std::string("aborted") : detail);
+}
+
+Result<std::optional<UploadRecord>> Catalog::FindLiveUpload(const std::string& bucket,
+                                                            const std::string& key) {
+  return FindOneUpload(db_, path_, "WHERE bucket = ?1 AND key = ?2 AND state != 'aborted'",
+                       "looking up the upload of " + bucket + "/" + key, bucket, key);
+}
+
+Result<std::optional<UploadRecord>> Catalog::FindUploadById(const std::string& upload_id) {
+  return FindOneUpload(db_, path_, "WHERE upload_id = ?1 ORDER BY id DESC LIMIT 1",
+                       "looking up upload id " + upload_id, upload_id);
+}
+
+Result<std::vector<UploadRecord>> Catalog::Uploads() {
+  Result<Statement> s = Prepare(db_, path_, kSelectUpload + "ORDER BY id");
+  if (!s.ok()) return s.status();
+  return ReadUploads(db_, path_, s->get(), "listing uploads");
 }
 
 }  // namespace patrolrec::storage

@@ -13,6 +13,7 @@
 #include "storage/incident_record.h"
 #include "storage/segment_record.h"
 #include "storage/track.h"
+#include "storage/upload_record.h"
 
 struct sqlite3;
 
@@ -29,7 +30,7 @@ struct CatalogEvent {
 class Catalog {
  public:
   // The schema version this build writes.
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
   // The oldest version OpenReadOnly reads: segments and track points have kept their columns
   // since version 2, so the verifier checks a device that runs an older build (later tables,
   // such as incidents, are then absent).
@@ -93,6 +94,28 @@ class Catalog {
   // Segments of every camera overlapping [from_utc_ns, to_utc_ns), by camera then sequence: an
   // incident's evidence.
   base::Result<std::vector<SegmentRecord>> SegmentsOverlapping(int64_t from_utc_ns, int64_t to_utc_ns);
+
+  // Uploads (schema version 4): the uplink's multipart uploads and their acknowledged parts.
+  // Each write is one transaction, durable when it returns. A row only moves forward:
+  // uploading -> completed -> verified, or uploading/completed -> aborted.
+  //
+  // Adds a row for a new upload (state uploading, no parts; `upload.parts` is ignored) and returns
+  // its id. Fails if the object already has a live (not aborted) upload.
+  base::Result<int64_t> BeginUpload(const UploadRecord& upload);
+  // Records a part the server acknowledged; a part sent again replaces its row.
+  base::Status AddUploadPart(int64_t upload, const UploadPartRecord& part);
+  base::Status MarkUploadCompleted(int64_t upload, const std::string& remote_etag,
+                                   int64_t completed_utc_ns);
+  base::Status MarkUploadVerified(int64_t upload, const std::string& retention_result,
+                                  int64_t verified_utc_ns);
+  base::Status MarkUploadAborted(int64_t upload, const std::string& detail);
+  // The live (not aborted) upload of an object, with its parts.
+  base::Result<std::optional<UploadRecord>> FindLiveUpload(const std::string& bucket,
+                                                           const std::string& key);
+  // The newest row with this server upload id, with its parts.
+  base::Result<std::optional<UploadRecord>> FindUploadById(const std::string& upload_id);
+  // Every upload row, in the order they were added, with their parts.
+  base::Result<std::vector<UploadRecord>> Uploads();
 
   const std::string& path() const { return path_; }
 

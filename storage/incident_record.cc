@@ -36,19 +36,4 @@ bool ParseIncidentPhase(const std::string& text, IncidentPhase* phase) {
   return false;
 }
 
-const char* RetentionClassName(RetentionClass retention) {
-  return retention == RetentionClass::kPermanent ? "permanent" : "ordinary";
-}
-
-bool ParseRetentionClass(const std::string& text, RetentionClass* retention) {
-  if (text == "ordinary") {
-    *retention = RetentionClass::kOrdinary;
-  } else if (text == "permanent") {
-    *retention = RetentionClass::kPermanent;
-  } else {
-    return false;
-  }
-  return true;
-}
-
 }  // namespace patrolrec::storage

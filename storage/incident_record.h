@@ -9,18 +9,14 @@
 #include <string>
 #include <vector>
 
+#include "storage/retention.h"
+
 namespace patrolrec::storage {
 
 // The phases of 第十一条: from the dispatch to the handover of the suspect at the holding area.
 enum class IncidentPhase { kDispatched, kEnRoute, kOnScene, kTransporting, kHandedOver, kClosed };
 const char* IncidentPhaseName(IncidentPhase phase);  // "dispatched", "en-route", ...
 bool ParseIncidentPhase(const std::string& text, IncidentPhase* phase);
-
-// 第十六条: at least six months, or permanent (used as evidence, obstruction of duty, major
-// incident, complex case).
-enum class RetentionClass { kOrdinary, kPermanent };
-const char* RetentionClassName(RetentionClass retention);  // "ordinary", "permanent"
-bool ParseRetentionClass(const std::string& text, RetentionClass* retention);
 
 // One line of an incident's history, in the order they happened.
 struct IncidentEntry {

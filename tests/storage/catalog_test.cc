@@ -300,7 +300,7 @@ TEST(CatalogTest, SchemaCommentsEveryColumn) {
   auto catalog = OpenOrDie(dir / "catalog.db");
   ASSERT_TRUE(catalog);
   RawDb raw(dir / "catalog.db");
-  for (const std::string table : {"segment", "event", "track_point"}) {
+  for (const std::string table : {"segment", "event", "track_point", "upload", "upload_part"}) {
     std::string sql = raw.One("SELECT sql FROM sqlite_master WHERE name = '" + table + "'");
     for (const std::string& column :
          raw.Query("SELECT name FROM pragma_table_info('" + table + "')")) {
@@ -393,7 +393,8 @@ TEST(CatalogTest, UpgradesEmptyVersionZeroDatabase) {
   EXPECT_EQ(raw.One("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(
       raw.Query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"),
-      (std::vector<std::string>{"event", "incident", "incident_entry", "segment", "track_point"}));
+      (std::vector<std::string>{"event", "incident", "incident_entry", "segment", "track_point",
+                                "upload", "upload_part"}));
 }
 
 TEST(CatalogTest, UpgradesZeroLengthFile) {
@@ -501,8 +502,9 @@ TEST(CatalogTest, ReadOnlyOpenReadsAVersionTwoCatalogWithoutTouchingIt) {
   }
   {
     RawDb raw(path);
-    raw.Exec("DROP INDEX segment_by_time; DROP TABLE incident_entry; DROP TABLE incident; "
-             "PRAGMA user_version = 2; PRAGMA wal_checkpoint(TRUNCATE)");
+    raw.Exec("DROP TABLE upload_part; DROP TABLE upload; DROP INDEX segment_by_time; "
+             "DROP TABLE incident_entry; DROP TABLE incident; PRAGMA user_version = 2; "
+             "PRAGMA wal_checkpoint(TRUNCATE)");
   }
   const std::string before = ReadBytes(path);
   auto catalog = Catalog::OpenReadOnly(path);
