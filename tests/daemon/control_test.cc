@@ -8,6 +8,7 @@
 #include <gmock/gmock.h>
 #include <gst/gst.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <future>
@@ -15,6 +16,7 @@
 
 #include "daemon/control_plane.h"
 #include "daemon/recorder.h"
+#include "inputs/crash_sensor.h"
 #include "inputs/scripted_input.h"
 #include "storage/audit_log.h"
 #include "storage/catalog.h"
@@ -413,6 +415,60 @@ TEST_F(ControlTest, TheLightBarOpensAnIncidentAndRestartsStoppedCameras) {
   EXPECT_TRUE(recorder_->paused_cameras().empty());
   // And now the crew cannot stop them.
   EXPECT_EQ(Call("POST", "/v1/record", "officer", {{"action", "stop"}}).status, 409);
+}
+
+TEST_F(ControlTest, ACrashOnTheAccelerometerOpensAnIncident) {
+  // The real IIO reader, on a directory laid out like /sys/bus/iio/devices/iio:device0.
+  TempDir sysfs;
+  const std::string device = sysfs / "iio:device0";
+  ASSERT_EQ(mkdir(device.c_str(), 0755), 0);
+  auto write = [&](const std::string& file, const std::string& value) {
+    testing::WriteTextFile(device + "/" + file, value + "\n");
+  };
+  write("name", "lis3dh");
+  write("in_accel_scale", "0.009806650");  // 1 raw = 1 mg
+  write("in_accel_x_raw", "0");
+  write("in_accel_y_raw", "0");
+  write("in_accel_z_raw", "1000");  // 1 g: standing still
+  inputs::CrashSensorConfig crash;
+  crash.threshold_g = 2.5;
+  crash.duration_ms = 30;
+  crash.poll_hz = 200;
+  inputs_.push_back(inputs::MakeCrashSensor(crash, base::Clock::System(), sysfs.path()));
+  StartDaemon(TestConfig(dir_.path()));
+  RunLoopFor(0.5);
+  EXPECT_TRUE(Status()["incident"].is_null());
+  write("in_accel_x_raw", "-6000");  // 6 g from the side
+  ASSERT_TRUE(RunLoopUntil([&] { return Status()["incident"].is_object(); }, 5));
+  json incident = Status()["incident"];
+  EXPECT_EQ(incident["trigger"], "crash");
+  EXPECT_THAT(incident["trigger_detail"].get<std::string>(), HasSubstr("peak 6"));
+}
+
+TEST_F(ControlTest, SpeedAboveTheThresholdOpensAnIncident) {
+  testing::GpsFake gpsfake;
+  std::vector<std::string> chunks;
+  const int64_t now = base::Clock::System()->NowUtcNs();
+  for (int i = 0; i < 60; ++i) {
+    testing::NmeaEpoch epoch;
+    epoch.utc_ns = now + i * kNs;
+    epoch.latitude_deg = kSceneLat + i * 0.0003;
+    epoch.longitude_deg = kSceneLon;
+    epoch.speed_mps = i < 4 ? 10 : 30;  // 36 km/h, then 108 km/h
+    chunks.push_back(testing::NmeaCycle(epoch));
+  }
+  ASSERT_TRUE(gpsfake.Start(chunks, 1.0)) << gpsfake.error();
+  Config config = TestConfig(dir_.path());
+  config.gps.enabled = true;
+  config.gps.port = gpsfake.port_text();
+  config.incidents.speed_trigger_kmh = 90;
+  StartDaemon(config);
+  ASSERT_TRUE(RunLoopUntil([&] { return Status()["incident"].is_object(); }, 30))
+      << gpsfake.output();
+  json incident = Status()["incident"];
+  EXPECT_EQ(incident["trigger"], "speed");
+  EXPECT_THAT(incident["trigger_detail"].get<std::string>(), HasSubstr("over 90"));
+  EXPECT_EQ(incident["history"][0]["by"], "input:speed");
 }
 
 TEST_F(ControlTest, PatrolctlDrivesTheDaemon) {
