@@ -234,9 +234,9 @@ void PrintTable(const std::vector<std::string>& header,
 
 void PrintIncident(const json& incident) {
   if (!incident.is_object()) return PrintTree(incident, 0);
-  std::printf("incident %s  %s%s\n", Field(incident, "id").c_str(),
-              Field(incident, "phase").c_str(),
-              incident.value("open", false) ? " (open)" : " (closed)");
+  const std::string phase = Field(incident, "phase");
+  std::printf("incident %s  %s%s\n", Field(incident, "id").c_str(), phase.c_str(),
+              incident.value("open", false) ? " (open)" : phase == "closed" ? "" : " (closed)");
   const std::vector<const char*> shown = {
       "trigger",    "trigger_detail", "trigger_utc",      "opened_utc",        "closed_utc",
       "close_kind", "close_reason",   "alarm_number",     "case_number",       "incident_type",
