@@ -66,6 +66,23 @@ base::Status ControlPlane::Open() {
                    audit_opened.message();
     return base::Status::Error(description_);
   }
+  // Changes no API request made (a trigger input, speed, a crash, the case-link deadline) go into
+  // the audit log too: the server audits the requests, this the rest.
+  duty_->add_on_change([this](const storage::IncidentRecord& incident, const std::string& change) {
+    if (incident.entries.empty()) return;
+    const storage::IncidentEntry& last = incident.entries.back();
+    const bool from_input = last.actor.rfind("input:", 0) == 0;
+    if (!from_input && last.actor != "patrolrecd") return;
+    storage::AuditEvent event;
+    event.actor = last.actor;
+    event.role = from_input ? "input" : "daemon";
+    event.action = "incident " + change;
+    event.target = incident.id;
+    event.outcome = "ok";
+    event.detail = last.kind + " " + last.value;
+    auto appended = audit_->Append(event);
+    if (!appended.ok()) base::LogError("audit log: " + appended.message());
+  });
   const Config& config = recorder_->config();
   api_ = std::make_unique<ApiServer>(config.users, *audit_);
   routes_ = std::make_unique<ControlRoutes>(api_.get(), recorder_, duty_.get(), clock_);

@@ -355,6 +355,9 @@ TEST_F(ControlTest, AnIncidentWithoutCaseNumberADayAfterItsCloseIsFlaggedOverdue
   EXPECT_EQ(unlinked["history"].back()["kind"], "link-overdue");
   json linked = Call("GET", "/v1/incidents/PR-TEST-0001-old-linked", "supervisor").Json();
   EXPECT_FALSE(linked["link_overdue"].get<bool>());
+  std::ifstream in(dir_ / "audit.log");
+  std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(log, HasSubstr("\"action\":\"incident link-overdue\""));
   // Linking it clears the flag.
   ASSERT_EQ(Call("POST", "/v1/incidents/PR-TEST-0001-old-unlinked/links", "officer",
                  {{"case_number", "A2026-0002"}})
@@ -415,6 +418,11 @@ TEST_F(ControlTest, TheLightBarOpensAnIncidentAndRestartsStoppedCameras) {
   EXPECT_TRUE(recorder_->paused_cameras().empty());
   // And now the crew cannot stop them.
   EXPECT_EQ(Call("POST", "/v1/record", "officer", {{"action", "stop"}}).status, 409);
+  // The input's change is audited like a request's.
+  std::ifstream in(dir_ / "audit.log");
+  std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(log, HasSubstr("\"actor\":\"input:light-bar\""));
+  EXPECT_THAT(log, HasSubstr("\"action\":\"incident opened\""));
 }
 
 TEST_F(ControlTest, ACrashOnTheAccelerometerOpensAnIncident) {
