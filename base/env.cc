@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -172,6 +173,12 @@ class PosixEnv final : public Env {
     return Status::Ok();
   }
   bool Exists(const std::string& path) override { return ::access(path.c_str(), F_OK) == 0; }
+  Result<DiskSpace> FreeSpace(const std::string& path) override {
+    struct statvfs fs {};
+    if (::statvfs(path.c_str(), &fs) != 0) return PosixError("statvfs", path, errno);
+    return DiskSpace{static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize,
+                     static_cast<uint64_t>(fs.f_blocks) * fs.f_frsize};
+  }
   Result<uint64_t> FileSize(const std::string& path) override {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) return PosixError("stat", path, errno);
@@ -208,6 +215,10 @@ class PosixEnv final : public Env {
 
 Result<std::unique_ptr<WritableFile>> Env::NewAppendableFile(const std::string& path, mode_t) {
   return Status::Error(path + ": this Env cannot open files for appending");
+}
+
+Result<DiskSpace> Env::FreeSpace(const std::string& path) {
+  return Status::Error(path + ": this Env cannot measure free space");
 }
 
 Env* Env::Default() {

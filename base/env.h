@@ -39,6 +39,17 @@ class RandomAccessFile {
   virtual Result<uint64_t> Size() const = 0;
 };
 
+// The space of the file system that holds a path, as statvfs(3) reports it.
+struct DiskSpace {
+  uint64_t free_bytes = 0;   // available to an unprivileged writer (f_bavail), bytes
+  uint64_t total_bytes = 0;  // size of the file system (f_blocks), bytes
+  // free_bytes as a percentage of total_bytes; 0 for a file system of no size.
+  double free_percent() const {
+    return total_bytes == 0 ? 0.0 : 100.0 * static_cast<double>(free_bytes) /
+                                         static_cast<double>(total_bytes);
+  }
+};
+
 class Env {
  public:
   virtual ~Env() = default;
@@ -69,6 +80,9 @@ class Env {
   virtual Result<uint64_t> FileSize(const std::string& path) = 0;
   // Names (not paths) of the entries of a directory, sorted, without "." and "..".
   virtual Result<std::vector<std::string>> ListDir(const std::string& dir) = 0;
+  // Free and total space of the file system holding `path` (statvfs). Envs that have no use for
+  // it keep this default, which fails.
+  virtual Result<DiskSpace> FreeSpace(const std::string& path);
 
   // Helpers built on the calls above.
   Result<std::string> ReadFile(const std::string& path);

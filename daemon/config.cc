@@ -28,7 +28,12 @@ using base::Status;
 constexpr const char* kZoneInfoDir = "/usr/share/zoneinfo";
 
 const std::vector<std::string> kDeviceKeys = {"id", "plate", "officers", "timezone"};
-const std::vector<std::string> kStorageKeys = {"data_dir", "segment_seconds"};
+const std::vector<std::string> kStorageKeys = {"data_dir",
+                                               "segment_seconds",
+                                               "min_free_percent",
+                                               "target_free_percent",
+                                               "background_retention_days",
+                                               "evidence_local_retention_days"};
 const std::vector<std::string> kGpsKeys = {"gpsd", "stale_seconds", "max_clock_offset_ms"};
 const std::vector<std::string> kIncidentKeys = {"pre_event_s", "post_event_s", "speed_trigger_kmh",
                                                 "link_deadline_hours"};
@@ -560,6 +565,21 @@ void ReadStorage(const Section& section, Errors& errors, Config* config) {
     reader.Bad("data_dir", "an absolute path, e.g. /var/lib/patrolrec");
   }
   reader.Int("segment_seconds", 2, 3600, &config->segment_seconds);
+  // Disk space (storage/eviction.h, docs/retention.md).
+  storage::EvictionPolicy& eviction = config->eviction;
+  reader.Int("min_free_percent", 1, 90, &eviction.min_free_percent);
+  reader.Int("target_free_percent", 1, 95, &eviction.target_free_percent);
+  if (eviction.target_free_percent < eviction.min_free_percent) {
+    // Reported on whichever of the two lines is in the file (the other took its default).
+    const bool target_given = reader.Get("target_free_percent") != nullptr;
+    reader.Problem(target_given ? "target_free_percent" : "min_free_percent",
+                   "target_free_percent (" + std::to_string(eviction.target_free_percent) +
+                       ") must be at least min_free_percent (" +
+                       std::to_string(eviction.min_free_percent) +
+                       "): eviction frees space from below the minimum up to the target");
+  }
+  reader.Int("background_retention_days", 0, 3650, &eviction.background_retention_days);
+  reader.Int("evidence_local_retention_days", 0, 3650, &eviction.evidence_local_retention_days);
 }
 
 }  // namespace
@@ -1078,6 +1098,11 @@ std::string FormatConfig(const Config& config) {
   out += "\n[storage]\n";
   line("data_dir", config.data_dir);
   line("segment_seconds", std::to_string(config.segment_seconds));
+  line("min_free_percent", std::to_string(config.eviction.min_free_percent));
+  line("target_free_percent", std::to_string(config.eviction.target_free_percent));
+  line("background_retention_days", std::to_string(config.eviction.background_retention_days));
+  line("evidence_local_retention_days",
+       std::to_string(config.eviction.evidence_local_retention_days));
   out += "\n[gps]\n";
   line("gpsd", !config.gps.enabled ? "none"
                : config.gps.host.find(':') != std::string::npos

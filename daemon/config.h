@@ -26,6 +26,7 @@
 #include "inputs/crash_sensor.h"
 #include "inputs/gpio_input.h"
 #include "pipeline/camera_spec.h"
+#include "storage/eviction.h"
 
 namespace patrolrec::daemon {
 
@@ -110,6 +111,10 @@ struct Config {
   std::vector<UserConfig> users;         // [user NAME] sections, in file order
   std::string data_dir;                  // absolute; segments, seals and the catalog live here
   int segment_seconds = 60;              // length of a segment file, 2..3600
+  // [storage] min_free_percent, target_free_percent, background_retention_days,
+  // evidence_local_retention_days: when and what to evict (docs/retention.md). recent_guard_s is
+  // not read from the file: the daemon derives it from [incidents] pre_event_s.
+  storage::EvictionPolicy eviction;
   std::vector<CameraConfig> cameras;     // in file order, at least one
   std::vector<gps::Geofence> geofences;  // [geofence NAME] sections, in file order
   // [input NAME] sections (kind = gpio), in file order; no two on the same chip and line.

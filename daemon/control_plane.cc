@@ -55,8 +55,15 @@ base::Status ControlPlane::Open() {
   for (auto& input : test_inputs_) duty_->AddInputForTesting(std::move(input));
   test_inputs_.clear();
   base::Status duty_opened = duty_->Open();
+  if (!duty_opened.ok()) duty_.reset();
+  // The disk guard runs whatever else fails: recording must never stop silently for space.
+  disk_guard_ = std::make_unique<DiskGuard>(recorder_, duty_.get(), env_, clock_);
+  base::Status guard_opened = disk_guard_->Open();
+  if (!guard_opened.ok()) {
+    base::LogError("disk space is not managed: " + guard_opened.message());
+    disk_guard_.reset();
+  }
   if (!duty_opened.ok()) {
-    duty_.reset();
     description_ = "incidents and control API not started: " + duty_opened.message();
     return base::Status::Error(description_);
   }
@@ -85,7 +92,8 @@ base::Status ControlPlane::Open() {
   });
   const Config& config = recorder_->config();
   api_ = std::make_unique<ApiServer>(config.users, *audit_);
-  routes_ = std::make_unique<ControlRoutes>(api_.get(), recorder_, duty_.get(), clock_);
+  routes_ = std::make_unique<ControlRoutes>(api_.get(), recorder_, duty_.get(), clock_,
+                                            disk_guard_.get());
   ApiListenConfig listen = ListenConfigFrom(config.api);
   base::Status listening = api_->Listen(listen);
   if (!listening.ok()) {
@@ -104,12 +112,14 @@ base::Status ControlPlane::Open() {
 
 void ControlPlane::Start() {
   if (duty_) duty_->Start();
+  if (disk_guard_) disk_guard_->Start();
   if (routes_) routes_->Start();
 }
 
 void ControlPlane::Stop() {
   if (routes_) routes_->Stop();
   if (api_) api_->Stop();
+  if (disk_guard_) disk_guard_->Stop();
   if (duty_) duty_->Stop();
 }
 

@@ -1,5 +1,5 @@
 // Everything of the daemon beside the recording itself: the audit log, the incidents and their
-// triggers (Duty), the control API and its routes. Built after the recorder is open; a problem
+// triggers (Duty), the disk-space guard (DiskGuard), the control API and its routes. Built after the recorder is open; a problem
 // here is logged and never stops the recording (R4): without an audit log the API stays closed
 // rather than serve unaudited requests, and a broken audit chain is moved aside, kept, and a new
 // chain started whose first entry names it.
@@ -13,6 +13,7 @@
 #include "base/status.h"
 #include "daemon/api_server.h"
 #include "daemon/control_routes.h"
+#include "daemon/disk_guard.h"
 #include "daemon/duty.h"
 #include "daemon/recorder.h"
 #include "storage/audit_log.h"
@@ -35,6 +36,8 @@ class ControlPlane {
   void Stop();
 
   Duty* duty() { return duty_.get(); }
+  // The disk-space guard (docs/retention.md); null if its catalog connection failed to open.
+  DiskGuard* disk_guard() { return disk_guard_.get(); }
   ApiServer* api() { return api_.get(); }
   storage::AuditLog* audit() { return audit_.get(); }
   // "control API on /run/patrolrec/api.sock and 127.0.0.1:8080", or why not.
@@ -53,6 +56,7 @@ class ControlPlane {
   base::Clock* clock_;
   std::unique_ptr<storage::AuditLog> audit_;
   std::unique_ptr<Duty> duty_;
+  std::unique_ptr<DiskGuard> disk_guard_;
   std::unique_ptr<ApiServer> api_;
   std::unique_ptr<ControlRoutes> routes_;
   std::vector<std::unique_ptr<inputs::InputSource>> test_inputs_;

@@ -100,8 +100,9 @@ json IncidentJson(const IncidentRecord& incident,
   return out;
 }
 
-ControlRoutes::ControlRoutes(ApiServer* server, Recorder* recorder, Duty* duty, base::Clock* clock)
-    : server_(server), recorder_(recorder), duty_(duty), clock_(clock) {
+ControlRoutes::ControlRoutes(ApiServer* server, Recorder* recorder, Duty* duty, base::Clock* clock,
+                             DiskGuard* disk_guard)
+    : server_(server), recorder_(recorder), duty_(duty), clock_(clock), disk_guard_(disk_guard) {
   ApiServer& s = *server_;
   s.Route("GET", "/v1/status", kEveryRole, AuditPolicy::kRefusalsOnly,
           [this](const ApiRequest& r) { return Ok(Status(r.who.role)); });
@@ -385,6 +386,41 @@ json ControlRoutes::Health() const {
     out["disk"] = {{"free_bytes", static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize},
                    {"total_bytes", static_cast<uint64_t>(fs.f_blocks) * fs.f_frsize}};
   }
+  if (disk_guard_) {
+    // The guard's view (through the Env, as its evictions see it) replaces the bare statvfs.
+    const DiskGuardState& d = disk_guard_->state();
+    json disk = out.contains("disk") ? out["disk"] : json::object();
+    if (d.measured) {
+      disk["free_bytes"] = d.space.free_bytes;
+      disk["total_bytes"] = d.space.total_bytes;
+    }
+    disk["measured_by_guard"] = d.measured;
+    disk["free_percent"] = std::round(d.space.free_percent() * 10) / 10;
+    disk["min_free_percent"] = d.policy.min_free_percent;
+    disk["target_free_percent"] = d.policy.target_free_percent;
+    disk["background_retention_days"] = d.policy.background_retention_days;
+    disk["evidence_local_retention_days"] = d.policy.evidence_local_retention_days;
+    disk["evictable_bytes"] = {{"background", d.plan.evictable_background_bytes},
+                               {"evidence", d.plan.evictable_evidence_bytes}};
+    disk["kept_bytes"] = {{"waiting_for_verified_upload", d.plan.waiting_for_upload_bytes},
+                          {"evidence", d.plan.evidence_kept_bytes},
+                          {"pre_event_buffer", d.plan.recent_bytes}};
+    disk["nothing_evictable"] = d.nothing_evictable;
+    disk["alert"] = d.alert.empty() ? json(nullptr) : json(d.alert);
+    disk["cameras_stopped_for_space"] = d.cameras_stopped_for_space;
+    disk["evictions_since_start"] = d.evictions;
+    disk["bytes_evicted_since_start"] = d.bytes_evicted;
+    if (d.last_eviction) {
+      const storage::EvictionRecord& e = *d.last_eviction;
+      disk["last_eviction"] = {{"file", e.file},       {"camera", e.camera},
+                               {"class", e.segment_class}, {"reason", e.reason},
+                               {"bytes", e.bytes},     {"utc", Utc(e.removed_utc_ns)}};
+    } else {
+      disk["last_eviction"] = nullptr;
+    }
+    if (!d.error.empty()) disk["error"] = d.error;
+    out["disk"] = disk;
+  }
   json inputs = json::array();
   for (const std::string& d : duty_->InputDescriptions()) inputs.push_back(d);
   out["inputs"] = inputs;
@@ -411,7 +447,17 @@ json ControlRoutes::SelfCheck() const {
     char detail[96];
     std::snprintf(detail, sizeof detail, "%.1f GiB free of %.1f GiB", free / (1 << 30),
                   total / (1 << 30));
-    check("disk", total > 0 && free / total >= 0.05, detail);
+    if (disk_guard_ && disk_guard_->state().measured) {
+      // Below the minimum is fine while eviction can make room; not when nothing is evictable.
+      const DiskGuardState& d = disk_guard_->state();
+      std::string text = std::string(detail) + " (minimum " +
+                         std::to_string(d.policy.min_free_percent) + "%)";
+      if (!d.alert.empty()) text += ": " + d.alert;
+      if (!d.error.empty()) text += "; eviction failed: " + d.error;
+      check("disk", !d.nothing_evictable && d.error.empty(), text);
+    } else {
+      check("disk", total > 0 && free / total >= 0.05, detail);
+    }
   } else {
     check("disk", false, "cannot read the data directory's file system");
   }

@@ -9,6 +9,7 @@
 
 #include "base/clock.h"
 #include "daemon/api_server.h"
+#include "daemon/disk_guard.h"
 #include "daemon/duty.h"
 #include "daemon/recorder.h"
 
@@ -21,8 +22,10 @@ nlohmann::json IncidentJson(const storage::IncidentRecord& incident,
 
 class ControlRoutes {
  public:
-  // Registers every route on `server`; all must outlive this object.
-  ControlRoutes(ApiServer* server, Recorder* recorder, Duty* duty, base::Clock* clock);
+  // Registers every route on `server`; all must outlive this object. `disk_guard` may be null
+  // (health then shows only the file system's free space).
+  ControlRoutes(ApiServer* server, Recorder* recorder, Duty* duty, base::Clock* clock,
+                DiskGuard* disk_guard = nullptr);
   ~ControlRoutes();
   ControlRoutes(const ControlRoutes&) = delete;
   ControlRoutes& operator=(const ControlRoutes&) = delete;
@@ -43,6 +46,7 @@ class ControlRoutes {
   Recorder* recorder_;
   Duty* duty_;
   base::Clock* clock_;
+  DiskGuard* disk_guard_;
   unsigned health_timer_ = 0;
   std::string last_health_;
 };

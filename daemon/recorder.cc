@@ -325,6 +325,7 @@ void Recorder::OnSealed(const storage::SealOutcome& outcome) {
           r.sha256_hex,
       {{"CAMERA", r.camera}, {"SEGMENT", r.file}, {"SEQUENCE", std::to_string(r.sequence)}});
   if (on_sealed_) on_sealed_(r);
+  for (const auto& listener : more_on_sealed_) listener(r);
 }
 
 void Recorder::Stop(std::function<void()> done) {
@@ -385,6 +386,14 @@ void Recorder::ResumeCameras() {
     base::LogInfo("camera \"" + name + "\" started again", {{"CAMERA", name}});
     StartWhenStopped(pipeline);
   }
+}
+
+bool Recorder::ResumeCamera(const std::string& name) {
+  pipeline::CameraPipeline* pipeline = camera(name);
+  if (!pipeline || !paused_.erase(name)) return false;
+  base::LogInfo("camera \"" + name + "\" started again", {{"CAMERA", name}});
+  StartWhenStopped(pipeline);
+  return true;
 }
 
 // A camera still closing its last segment starts once it has stopped (Start() ignores a camera

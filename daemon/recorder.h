@@ -81,6 +81,9 @@ class Recorder {
   bool PauseCamera(const std::string& name, std::function<void()> done);
   // Starts every camera that PauseCamera stopped (an incident opened, or the record button).
   void ResumeCameras();
+  // Starts one camera that PauseCamera stopped (the disk guard, once space is back). False if it
+  // is not paused.
+  bool ResumeCamera(const std::string& name);
   const std::set<std::string>& paused_cameras() const { return paused_; }
 
   // The lines under the identity line in every frame (position and speed or "no GPS fix", and
@@ -104,6 +107,10 @@ class Recorder {
   // Called on the main loop after each segment is sealed.
   void set_on_sealed(std::function<void(const storage::SegmentRecord&)> f) {
     on_sealed_ = std::move(f);
+  }
+  // Adds another listener called after set_on_sealed's (the disk guard).
+  void add_on_sealed(std::function<void(const storage::SegmentRecord&)> f) {
+    more_on_sealed_.push_back(std::move(f));
   }
 
   const Config& config() const { return config_; }
@@ -151,6 +158,7 @@ class Recorder {
   int cameras_stopping_ = 0;
   std::function<void()> stop_done_;
   std::function<void(const storage::SegmentRecord&)> on_sealed_;
+  std::vector<std::function<void(const storage::SegmentRecord&)>> more_on_sealed_;
   int segments_sealed_ = 0;
   int seal_failures_ = 0;
 };

@@ -1,7 +1,8 @@
 // The SQLite catalog: its schema, the step-by-step upgrades, and the queries behind
 // storage/catalog.h.
 //
-// Invariant: a row, once written, changes in one way only (sealed or recovered -> missing). An
+// Invariant: a segment row, once written, changes in one way only (sealed or recovered ->
+// missing), and an eviction row only by being finalised (its removal time set once). An
 // insert that disagrees with an existing row fails and leaves the catalog as it was, and every
 // write is one transaction under synchronous=FULL, so a power cut leaves the catalog as it was
 // before or after a write, never between. The catalog is an index: the signed seal sidecars are
@@ -497,6 +498,58 @@ CREATE TABLE upload_part (
 
   PRIMARY KEY (upload, number)
 );
+)sql",
+
+    // Version 5: evictions (docs/retention.md). A segment's video is removed to make room only
+    // once the server holds a verified copy of it, its seal and its track; the seal and the track
+    // stay, so every camera's chain still verifies on the device. The segment row is not changed
+    // (a row only ever goes to 'missing'): this table says which rows have no video by design.
+    R"sql(
+-- One row per segment whose video file (segment.file) is evicted or being evicted. The durability
+-- order is the design: this row is committed first (marked), then the file is removed, then its
+-- directory is fsynced, then removed_utc_ns is set (finalised). A row with removed_utc_ns NULL is
+-- an eviction a power cut interrupted: the next start removes the file if it is still there,
+-- syncs the directory and finalises the row. Rows are never deleted.
+CREATE TABLE eviction (
+  -- Row number in this catalog only; the order in which evictions were decided.
+  id INTEGER PRIMARY KEY,
+
+  -- The segment whose video is evicted, as segment.file, e.g.
+  -- 'segments/road/PR-0001_road_20261129T011630.250Z_000017.mp4'. Its seal (file || '.seal') and
+  -- its track (segment.track_file) are kept.
+  file TEXT NOT NULL UNIQUE REFERENCES segment (file),
+
+  -- Camera of the segment, as segment.camera (for listings without a join).
+  camera TEXT NOT NULL CHECK (length(camera) > 0),
+
+  -- 'background': the segment belonged to no incident's evidence range. 'evidence': it did.
+  class TEXT NOT NULL CHECK (class IN ('background', 'evidence')),
+
+  -- Why it was evicted, as logged, e.g. 'background past 7 days local retention'.
+  reason TEXT NOT NULL CHECK (length(reason) > 0),
+
+  -- Size of the video file removed, bytes (segment.bytes).
+  bytes INTEGER NOT NULL CHECK (bytes >= 0),
+
+  -- The server copies that allowed it, as the upload rows said when the row was marked: each
+  -- object's bucket/key and when it was verified, and the video's retention read back, e.g.
+  -- 'patrolrec/PR-0001/road/x.mp4, .seal, .gpx verified 2026-12-01T02:00:00Z; COMPLIANCE until
+  -- 2027-06-01T00:00:00Z'. Never empty: no eviction without a verified server copy (R9).
+  server_copy TEXT NOT NULL CHECK (length(server_copy) > 0),
+
+  -- When the eviction was decided and this row committed: nanoseconds since 1970-01-01T00:00:00Z.
+  marked_utc_ns INTEGER NOT NULL CHECK (marked_utc_ns >= 0),
+
+  -- When the file's removal was made durable (directory fsynced): nanoseconds since
+  -- 1970-01-01T00:00:00Z; NULL while the eviction is unfinished.
+  removed_utc_ns INTEGER CHECK (removed_utc_ns >= 0)
+);
+
+-- Reconciliation finishes the unfinished ones at every start.
+CREATE INDEX eviction_unfinished ON eviction (id) WHERE removed_utc_ns IS NULL;
+
+-- The eviction planner asks, for every segment, whether its three files have verified uploads.
+CREATE INDEX upload_by_file ON upload (file, state);
 )sql",
 };
 static_assert(std::size(kUpgradeSteps) == Catalog::kSchemaVersion,
@@ -1416,6 +1469,186 @@ Result<std::vector<UploadRecord>> Catalog::Uploads() {
   Result<Statement> s = Prepare(db_, path_, kSelectUpload + "ORDER BY id");
   if (!s.ok()) return s.status();
   return ReadUploads(db_, path_, s->get(), "listing uploads");
+}
+
+}  // namespace patrolrec::storage
+
+// ---- Server copies and evictions (schema 5) ---------------------------------------------------
+
+namespace patrolrec::storage {
+namespace {
+
+// A segment's video, seal and track, each with a verified upload; the video's upload of the
+// sealed bytes, the track's of the sealed track. Segments catalogued before schema 2 have no
+// track ('' in track_file) and need none. A file uploaded to two buckets gives two rows; the
+// caller keeps the first per file (the newest video upload).
+const std::string kSelectServerCopy =
+    "SELECT s.file, v.retention_class, v.retention_result, "
+    "max(v.verified_utc_ns, q.verified_utc_ns, coalesce(t.verified_utc_ns, 0)), "
+    "v.bucket, v.key, q.key, t.key "
+    "FROM segment s "
+    "JOIN upload v ON v.file = s.file AND v.state = 'verified' AND v.sha256 = s.sha256 "
+    "JOIN upload q ON q.file = s.file || '.seal' AND q.state = 'verified' "
+    "LEFT JOIN upload t ON t.file = s.track_file AND t.state = 'verified' "
+    "AND t.sha256 = s.track_sha256 "
+    "WHERE (s.track_file = '' OR t.id IS NOT NULL) ";
+
+Result<std::vector<ServerCopy>> ReadServerCopies(sqlite3* db, const std::string& path,
+                                                 sqlite3_stmt* s, const std::string& what) {
+  std::vector<ServerCopy> copies;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    ServerCopy c;
+    c.file = ColumnText(s, 0);
+    if (!copies.empty() && copies.back().file == c.file) continue;
+    if (!ParseRetentionClass(ColumnText(s, 1), &c.retention)) {
+      return Status::Error("catalog " + path + ": upload of \"" + c.file +
+                           "\" has an unknown retention class");
+    }
+    c.retention_result = ColumnText(s, 2);
+    c.verified_utc_ns = sqlite3_column_int64(s, 3);
+    const std::string bucket = ColumnText(s, 4);
+    const std::string key = ColumnText(s, 5);
+    const std::string seal_key = ColumnText(s, 6);
+    const std::string track_key = ColumnText(s, 7);
+    c.description = bucket + "/" + key + ", " + seal_key;
+    if (!track_key.empty()) c.description += ", " + track_key;
+    c.description += " verified " + base::FormatUtcNs(c.verified_utc_ns) + "; " +
+                     (c.retention_result.empty() ? std::string("retention not reported")
+                                                 : c.retention_result);
+    copies.push_back(std::move(c));
+  }
+  if (rc != SQLITE_DONE) return DbError(db, path, what);
+  return copies;
+}
+
+const std::string kSelectEviction =
+    "SELECT file, camera, class, reason, bytes, server_copy, marked_utc_ns, removed_utc_ns "
+    "FROM eviction ";
+
+Result<std::vector<EvictionRecord>> ReadEvictions(sqlite3* db, const std::string& path,
+                                                  sqlite3_stmt* s, const std::string& what) {
+  std::vector<EvictionRecord> evictions;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    EvictionRecord e;
+    e.file = ColumnText(s, 0);
+    e.camera = ColumnText(s, 1);
+    e.segment_class = ColumnText(s, 2);
+    e.reason = ColumnText(s, 3);
+    e.bytes = sqlite3_column_int64(s, 4);
+    e.server_copy = ColumnText(s, 5);
+    e.marked_utc_ns = sqlite3_column_int64(s, 6);
+    e.removed_utc_ns = sqlite3_column_int64(s, 7);  // 0 for NULL
+    evictions.push_back(std::move(e));
+  }
+  if (rc != SQLITE_DONE) return DbError(db, path, what);
+  return evictions;
+}
+
+}  // namespace
+
+Result<std::vector<ServerCopy>> Catalog::ServerCopies() {
+  if (schema_version_ < 4) return std::vector<ServerCopy>();  // no uploads before version 4
+  Result<Statement> s = Prepare(db_, path_, kSelectServerCopy + "ORDER BY s.file, v.id DESC");
+  if (!s.ok()) return s.status();
+  return ReadServerCopies(db_, path_, s->get(), "listing segments verified on the server");
+}
+
+Result<std::optional<ServerCopy>> Catalog::FindServerCopy(const std::string& file) {
+  const std::string what = "looking up the server copy of \"" + file + "\"";
+  if (schema_version_ < 4) return std::optional<ServerCopy>();
+  Result<Statement> s =
+      Prepare(db_, path_, kSelectServerCopy + "AND s.file = ?1 ORDER BY s.file, v.id DESC");
+  if (!s.ok()) return s.status();
+  if (Bind(s->get(), file) != SQLITE_OK) return DbError(db_, path_, what);
+  Result<std::vector<ServerCopy>> rows = ReadServerCopies(db_, path_, s->get(), what);
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::optional<ServerCopy>();
+  return std::optional<ServerCopy>(std::move(rows->front()));
+}
+
+Status Catalog::MarkEvicting(const EvictionRecord& eviction) {
+  const std::string what = "marking segment \"" + eviction.file + "\" for eviction";
+  if (eviction.segment_class != "background" && eviction.segment_class != "evidence") {
+    return Status::Error("catalog " + path_ + ": " + what + ": class \"" +
+                         eviction.segment_class + "\" is neither background nor evidence");
+  }
+  if (eviction.reason.empty()) {
+    return Status::Error("catalog " + path_ + ": " + what + ": no reason given");
+  }
+  Transaction transaction(db_);
+  if (transaction.Begin() != SQLITE_OK) return DbError(db_, path_, what);
+  Result<std::optional<SegmentRecord>> segment =
+      FindOne(db_, path_, "WHERE file = ?1", what, eviction.file);
+  if (!segment.ok()) return segment.status();
+  if (!segment->has_value()) {
+    return Status::Error("catalog " + path_ + ": " + what + ": no such segment in the catalog");
+  }
+  if ((*segment)->state == SegmentState::kMissing) {
+    return Status::Error("catalog " + path_ + ": " + what + ": the segment is missing");
+  }
+  Result<std::optional<EvictionRecord>> existing = FindEviction(eviction.file);
+  if (!existing.ok()) return existing.status();
+  if (existing->has_value()) {
+    return Status::Error("catalog " + path_ + ": " + what + ": already evicted (marked " +
+                         base::FormatUtcNs((*existing)->marked_utc_ns) + ")");
+  }
+  Result<std::optional<ServerCopy>> copy = FindServerCopy(eviction.file);
+  if (!copy.ok()) return copy.status();
+  if (!copy->has_value()) {
+    return Status::Error("catalog " + path_ + ": " + what +
+                         ": refused: the server holds no verified copy of its video, seal and "
+                         "track, and footage is never deleted before that (R9)");
+  }
+  Result<Statement> s = Prepare(
+      db_, path_,
+      "INSERT INTO eviction (file, camera, class, reason, bytes, server_copy, marked_utc_ns) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  if (!s.ok()) return s.status();
+  if (Bind(s->get(), eviction.file, (*segment)->camera, eviction.segment_class, eviction.reason,
+           (*segment)->bytes, (*copy)->description, eviction.marked_utc_ns) != SQLITE_OK ||
+      sqlite3_step(s->get()) != SQLITE_DONE) {
+    return DbError(db_, path_, what);
+  }
+  if (transaction.Commit() != SQLITE_OK) return DbError(db_, path_, what);
+  return Status::Ok();
+}
+
+Status Catalog::FinishEviction(const std::string& file, int64_t removed_utc_ns) {
+  const std::string what = "finishing the eviction of \"" + file + "\"";
+  Result<Statement> s = Prepare(
+      db_, path_,
+      "UPDATE eviction SET removed_utc_ns = coalesce(removed_utc_ns, ?2) WHERE file = ?1");
+  if (!s.ok()) return s.status();
+  if (Bind(s->get(), file, removed_utc_ns) != SQLITE_OK || sqlite3_step(s->get()) != SQLITE_DONE) {
+    return DbError(db_, path_, what);
+  }
+  if (sqlite3_changes(db_) != 1) {
+    return Status::Error("catalog " + path_ + ": " + what + ": it was never marked for eviction");
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<EvictionRecord>> Catalog::Evictions(bool unfinished_only) {
+  if (schema_version_ < 5) return std::vector<EvictionRecord>();  // no evictions before 5
+  Result<Statement> s = Prepare(
+      db_, path_,
+      kSelectEviction + (unfinished_only ? "WHERE removed_utc_ns IS NULL " : "") + "ORDER BY id");
+  if (!s.ok()) return s.status();
+  return ReadEvictions(db_, path_, s->get(), "listing evictions");
+}
+
+Result<std::optional<EvictionRecord>> Catalog::FindEviction(const std::string& file) {
+  const std::string what = "looking up the eviction of \"" + file + "\"";
+  if (schema_version_ < 5) return std::optional<EvictionRecord>();
+  Result<Statement> s = Prepare(db_, path_, kSelectEviction + "WHERE file = ?1");
+  if (!s.ok()) return s.status();
+  if (Bind(s->get(), file) != SQLITE_OK) return DbError(db_, path_, what);
+  Result<std::vector<EvictionRecord>> rows = ReadEvictions(db_, path_, s->get(), what);
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::optional<EvictionRecord>();
+  return std::optional<EvictionRecord>(std::move(rows->front()));
 }
 
 }  // namespace patrolrec::storage

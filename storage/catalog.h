@@ -27,10 +27,38 @@ struct CatalogEvent {
   std::string detail;  // human-readable cause
 };
 
+// A segment the server holds a verified copy of (schema 4 upload rows): its video, its seal and
+// (for segments with a track) its track each have an upload in state 'verified', and the video's
+// upload is of the bytes the segment was sealed with (same SHA-256). The uplink stores a segment's
+// files under keys <device>/<camera>/<file name> (and .seal, .gpx); this matches on upload.file,
+// the local path, so it holds whatever the bucket and key scheme.
+struct ServerCopy {
+  std::string file;  // segment.file
+  RetentionClass retention = RetentionClass::kOrdinary;  // what the video was uploaded under
+  std::string retention_result;  // the video's retention as read back, e.g. "legal hold ON"
+  int64_t verified_utc_ns = 0;   // the latest of the three verifications
+  // "bucket/key, bucket/key.seal, bucket/key.gpx verified <time>; <retention_result>": what the
+  // eviction row keeps as the reason it was allowed.
+  std::string description;
+};
+
+// A segment's video removed to make room (schema 5, docs/retention.md). Its seal and track stay.
+struct EvictionRecord {
+  std::string file;    // segment.file
+  std::string camera;  // segment.camera
+  std::string segment_class;  // "background" or "evidence"
+  std::string reason;         // "background past 7 days local retention"
+  int64_t bytes = 0;          // of the video file
+  std::string server_copy;    // ServerCopy::description when it was marked
+  int64_t marked_utc_ns = 0;
+  int64_t removed_utc_ns = 0;  // 0 while unfinished (marked, file maybe not yet removed)
+  bool finished() const { return removed_utc_ns != 0; }
+};
+
 class Catalog {
  public:
   // The schema version this build writes.
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
   // The oldest version OpenReadOnly reads: segments and track points have kept their columns
   // since version 2, so the verifier checks a device that runs an older build (later tables,
   // such as incidents, are then absent).
@@ -116,6 +144,27 @@ class Catalog {
   base::Result<std::optional<UploadRecord>> FindUploadById(const std::string& upload_id);
   // Every upload row, in the order they were added, with their parts.
   base::Result<std::vector<UploadRecord>> Uploads();
+
+  // Server copies (schema 4 tables, schema 5 index). Every segment the server holds a verified
+  // copy of, by file.
+  base::Result<std::vector<ServerCopy>> ServerCopies();
+  // The segment's verified server copy, if it has one.
+  base::Result<std::optional<ServerCopy>> FindServerCopy(const std::string& file);
+
+  // Evictions (schema 5), in the durability order: MarkEvicting commits the row before the file
+  // is touched; FinishEviction after the file is removed and its directory synced.
+  //
+  // Adds an unfinished eviction row. In the same transaction it checks again that the segment is
+  // catalogued, not missing, not already evicted, and has a verified server copy (whose
+  // description replaces `eviction.server_copy`): whatever the planner thought, no row that
+  // allows removing unverified footage is ever written (R9).
+  base::Status MarkEvicting(const EvictionRecord& eviction);
+  // Sets removed_utc_ns of an unfinished eviction; finishing a finished one is ok (recovery may
+  // re-run) and keeps its first time; an unknown file is an error.
+  base::Status FinishEviction(const std::string& file, int64_t removed_utc_ns);
+  // Every eviction row, in the order they were marked; unfinished ones only when asked.
+  base::Result<std::vector<EvictionRecord>> Evictions(bool unfinished_only = false);
+  base::Result<std::optional<EvictionRecord>> FindEviction(const std::string& file);
 
   const std::string& path() const { return path_; }
 

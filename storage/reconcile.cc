@@ -6,6 +6,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "storage/eviction.h"
 #include "storage/seal.h"
 #include "storage/segment_name.h"
 
@@ -150,12 +151,37 @@ base::Result<ReconcileReport> Reconcile(base::Env& env, base::Clock& clock,
     }
   }
 
+  // Evictions a crash interrupted (marked, the file perhaps removed, the directory perhaps not
+  // synced): finish them, in the same order (storage/eviction.h).
+  auto unfinished = catalog.Evictions(/*unfinished_only=*/true);
+  if (!unfinished.ok()) return unfinished.status();
+  for (const EvictionRecord& eviction : *unfinished) {
+    base::Status s = FinishInterruptedEviction(env, clock, data_dir, catalog, eviction);
+    if (s.ok()) {
+      ++report.evictions_finished;
+      files_on_disk.erase(eviction.file);
+      base::Log(base::Severity::kNotice,
+                "finished an eviction interrupted by a crash: " + DescribeEviction(eviction),
+                {{"CAMERA", eviction.camera}, {"SEGMENT", eviction.file}});
+    } else {
+      base::LogError("could not finish an interrupted eviction: " + s.message(),
+                     {{"CAMERA", eviction.camera}, {"SEGMENT", eviction.file}});
+      ++report.problems;
+    }
+  }
+  std::set<std::string> evicted;
+  auto evictions = catalog.Evictions();
+  if (!evictions.ok()) return evictions.status();
+  for (const EvictionRecord& eviction : *evictions) evicted.insert(eviction.file);
+
   // Rows whose file is gone: the footage is lost or was removed behind our back. Say so loudly
-  // and keep the row, so the loss stays on record.
+  // and keep the row, so the loss stays on record. An evicted video is gone by design (its server
+  // copy was verified first): not missing.
   auto rows = catalog.Segments();
   if (!rows.ok()) return rows.status();
   for (const SegmentRecord& row : *rows) {
     if (row.state == SegmentState::kMissing || files_on_disk.count(row.file)) continue;
+    if (evicted.count(row.file)) continue;
     ++report.missing;
     base::Log(base::Severity::kCritical,
               "CATALOGUED SEGMENT IS MISSING from the data directory (sequence " +

@@ -3,7 +3,8 @@
 // recovered (cut at its last complete fragment, sealed as "recovered", with time source
 // "unknown" and a track rewritten over any left by the crash); every seal without a
 // catalog row is catalogued from the seal (so a lost catalog is rebuilt); every catalog row
-// whose file is gone is marked missing and reported loudly, never dropped. It also tells the
+// whose file is gone is marked missing and reported loudly, never dropped, unless the video was
+// evicted (storage/eviction.h: an eviction a crash interrupted is finished here). It also tells the
 // sealer where each camera's chain continues.
 #pragma once
 
@@ -21,7 +22,8 @@ struct ReconcileReport {
   int seals_found = 0;
   int recovered = 0;     // unsealed files recovered and sealed
   int rows_rebuilt = 0;  // catalog rows added from seals
-  int missing = 0;       // catalog rows whose file is gone
+  int missing = 0;       // catalog rows whose file is gone (not counting evicted videos)
+  int evictions_finished = 0;  // evictions a crash interrupted, finished
   int problems = 0;      // unreadable seals, conflicting rows, failed recoveries
   std::vector<SegmentRecord> recovered_segments;
 };

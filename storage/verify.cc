@@ -77,6 +77,7 @@ class Verifier {
     Plan(cameras);
     for (const std::string& camera : cameras) CheckCamera(camera);
     CheckCatalog();
+    CheckAbsentVideos();
     return std::move(report_);
   }
 
@@ -275,7 +276,9 @@ class Verifier {
 
     const std::string path = Path(location);
     if (!env_.Exists(path)) {
-      Problem(location, "file missing: its seal exists but the segment file does not");
+      // Evicted after a verified upload (the catalog says so) or deleted: decided once the
+      // catalog is read, in CheckAbsentVideos.
+      absent_videos_.insert(location);
       return;
     }
     ++report_.files_checked;
@@ -456,6 +459,12 @@ class Verifier {
       Problem(kCatalogName, "cannot read the catalog: " + rows.message());
       return;
     }
+    auto evictions = (*catalog)->Evictions();
+    if (!evictions.ok()) {
+      Problem(kCatalogName, "cannot read the catalog's evictions: " + evictions.message());
+      return;
+    }
+    for (EvictionRecord& e : *evictions) evictions_[e.file] = std::move(e);
     report_.catalog_checked = true;
     std::set<std::string> catalogued;
     for (const SegmentRecord& row : *rows) {
@@ -484,6 +493,30 @@ class Verifier {
     }
   }
 
+  // Videos whose seal is there but not the file. The seal stays when a video is evicted to make
+  // room (docs/retention.md), so the chain still verifies; the catalog's eviction row, written
+  // before the file was removed, says that the server held a verified copy first. Without that
+  // row (no catalog, or no row), nothing tells an eviction from a deletion: a problem.
+  void CheckAbsentVideos() {
+    for (const std::string& location : absent_videos_) {
+      auto eviction = evictions_.find(location);
+      if (eviction != evictions_.end() && !eviction->second.server_copy.empty()) {
+        const EvictionRecord& e = eviction->second;
+        Note(location, "evicted after verified upload (" + e.server_copy + "); " + e.reason +
+                           (e.finished() ? ", removed " + base::FormatUtcNs(e.removed_utc_ns)
+                                         : ", marked " + base::FormatUtcNs(e.marked_utc_ns) +
+                                               " and not yet finalised"));
+        continue;
+      }
+      Problem(location,
+              std::string("video absent (evicted or deleted): its seal exists but the segment "
+                          "file does not, and ") +
+                  (report_.catalog_checked
+                       ? "the catalog records no eviction of it"
+                       : "without the catalog an eviction cannot be told from a deletion"));
+    }
+  }
+
   // "frames (catalog 1800, seal 1799); sha256 (catalog ab…, seal cd…)".
   static std::string Differences(const SegmentRecord& row, const SegmentRecord& seal) {
     std::string out;
@@ -505,6 +538,8 @@ class Verifier {
   std::set<std::string> seen_seals_;     // segment locations that have a seal file (parsed or not)
   std::set<std::string> seen_segments_;  // segment files present
   std::map<std::string, SegmentRecord> sealed_;  // location -> parsed seal, for the catalog
+  std::set<std::string> absent_videos_;  // locations whose seal exists but not the video
+  std::map<std::string, EvictionRecord> evictions_;  // the catalog's eviction rows, by file
 };
 
 // ---- Output ----------------------------------------------------------------------------------

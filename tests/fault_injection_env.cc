@@ -1,5 +1,6 @@
 #include "tests/fault_injection_env.h"
 
+#include <algorithm>
 #include <filesystem>
 
 namespace patrolrec::testing {
@@ -88,6 +89,31 @@ base::Status FaultInjectionEnv::Rename(const std::string& from, const std::strin
     durable_size_.erase(it);
   } else {
     durable_size_.erase(to);
+  }
+  return s;
+}
+
+base::Result<base::DiskSpace> FaultInjectionEnv::FreeSpace(const std::string& path) {
+  {
+    std::lock_guard lock(mutex_);
+    if (fake_space_) return *fake_space_;
+  }
+  return target_->FreeSpace(path);
+}
+
+void FaultInjectionEnv::SetFakeFreeSpace(std::optional<base::DiskSpace> space) {
+  std::lock_guard lock(mutex_);
+  fake_space_ = space;
+}
+
+base::Status FaultInjectionEnv::RemoveFile(const std::string& path) {
+  auto size = target_->FileSize(path);
+  base::Status s = target_->RemoveFile(path);
+  if (!s.ok()) return s;
+  std::lock_guard lock(mutex_);
+  durable_size_.erase(path);
+  if (fake_space_ && size.ok()) {
+    fake_space_->free_bytes = std::min(fake_space_->total_bytes, fake_space_->free_bytes + *size);
   }
   return s;
 }

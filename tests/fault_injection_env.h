@@ -6,6 +6,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -48,7 +49,7 @@ class FaultInjectionEnv : public base::Env {
     return target_->Truncate(path, size);
   }
   base::Status Rename(const std::string& from, const std::string& to) override;
-  base::Status RemoveFile(const std::string& path) override { return target_->RemoveFile(path); }
+  base::Status RemoveFile(const std::string& path) override;
   bool Exists(const std::string& path) override { return target_->Exists(path); }
   base::Result<uint64_t> FileSize(const std::string& path) override {
     return target_->FileSize(path);
@@ -56,6 +57,11 @@ class FaultInjectionEnv : public base::Env {
   base::Result<std::vector<std::string>> ListDir(const std::string& dir) override {
     return target_->ListDir(dir);
   }
+  // The real file system's space, unless a test fakes it (a "full" disk without filling one).
+  base::Result<base::DiskSpace> FreeSpace(const std::string& path) override;
+  // Makes FreeSpace report `space`, plus the bytes of every file later removed through this Env
+  // (so that an eviction frees what it removes); nullopt goes back to the real file system.
+  void SetFakeFreeSpace(std::optional<base::DiskSpace> space);
 
   void RecordSynced(const std::string& path);
 
@@ -64,6 +70,7 @@ class FaultInjectionEnv : public base::Env {
   std::mutex mutex_;
   std::map<std::string, uint64_t> durable_size_;                // path -> bytes safe on disk
   std::map<std::string, std::set<std::string>> durable_names_;  // dir -> names safe in it
+  std::optional<base::DiskSpace> fake_space_;
   int files_removed_ = 0;
   int files_truncated_ = 0;
   uint64_t bytes_dropped_ = 0;

@@ -53,6 +53,22 @@ TEST(Env, ListDirIsSortedAndTruncateCuts) {
   EXPECT_EQ(*env->FileSize(dir / "b"), 2u);
 }
 
+TEST(Env, FreeSpaceMeasuresTheFileSystemAndNamesAPathItCannot) {
+  testing::TempDir dir;
+  Env* env = Env::Default();
+  auto space = env->FreeSpace(dir.path());
+  ASSERT_TRUE(space.ok()) << space.message();
+  EXPECT_GT(space->total_bytes, 0u);
+  EXPECT_LE(space->free_bytes, space->total_bytes);
+  EXPECT_GE(space->free_percent(), 0.0);
+  EXPECT_LE(space->free_percent(), 100.0);
+  EXPECT_EQ(DiskSpace{}.free_percent(), 0.0);
+  auto missing = env->FreeSpace("/nonexistent/patrolrec");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.message().find("/nonexistent/patrolrec"), std::string::npos);
+  EXPECT_NE(missing.message().find("ENOENT"), std::string::npos);
+}
+
 TEST(Path, JoinDirAndBase) {
   EXPECT_EQ(JoinPath("/a", "b"), "/a/b");
   EXPECT_EQ(JoinPath("/a/", "b"), "/a/b");

@@ -393,8 +393,8 @@ TEST(CatalogTest, UpgradesEmptyVersionZeroDatabase) {
   EXPECT_EQ(raw.One("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(
       raw.Query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"),
-      (std::vector<std::string>{"event", "incident", "incident_entry", "segment", "track_point",
-                                "upload", "upload_part"}));
+      (std::vector<std::string>{"event", "eviction", "incident", "incident_entry", "segment",
+                                "track_point", "upload", "upload_part"}));
 }
 
 TEST(CatalogTest, UpgradesZeroLengthFile) {

@@ -501,7 +501,8 @@ TEST_F(VerifyTest, UnsealedFileAndSealWithoutFileAreProblems) {
   CommandResult r = Verify();
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_TRUE(Contains(r.output, "FAIL segments/road/added.mp4: unsealed file")) << r.output;
-  EXPECT_TRUE(Contains(r.output, "FAIL " + records[1].file + ": file missing")) << r.output;
+  EXPECT_TRUE(Contains(r.output, "FAIL " + records[1].file + ": video absent (evicted or deleted)"))
+      << r.output;
 }
 
 TEST_F(VerifyTest, ResealedDirectoryPassesOnlyAgainstItsOwnKey) {

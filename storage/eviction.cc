@@ -1,0 +1,251 @@
+// Eviction planning and execution; see storage/eviction.h and docs/retention.md.
+#include "storage/eviction.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <set>
+
+#include "base/log.h"
+
+namespace patrolrec::storage {
+namespace {
+
+constexpr int64_t kNsPerDay = int64_t{86'400} * base::kNsPerSecond;
+
+std::string Days(int days) { return std::to_string(days) + (days == 1 ? " day" : " days"); }
+
+std::string MiB(int64_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+  return text;
+}
+
+bool Overlaps(const SegmentRecord& s, const IncidentRecord& incident) {
+  return s.start_utc_ns < incident.evidence_to_utc_ns() &&
+         s.end_utc_ns > incident.evidence_from_utc_ns();
+}
+
+bool HasLegalHold(const ServerCopy& copy) {
+  return copy.retention == RetentionClass::kPermanent &&
+         copy.retention_result.find("legal hold ON") != std::string::npos;
+}
+
+}  // namespace
+
+EvictionPlan PlanEvictions(const EvictionInputs& in, const EvictionPolicy& policy) {
+  EvictionPlan plan;
+  std::set<std::string> evicted;
+  for (const EvictionRecord& e : in.evictions) evicted.insert(e.file);
+  std::map<std::string, const ServerCopy*> copies;
+  for (const ServerCopy& c : in.server_copies) copies.emplace(c.file, &c);
+
+  for (const SegmentRecord& s : in.segments) {
+    if (s.state == SegmentState::kMissing || evicted.count(s.file)) continue;
+    if (s.end_utc_ns > in.now_utc_ns - policy.recent_guard_s * base::kNsPerSecond) {
+      plan.recent_bytes += s.bytes;
+      continue;
+    }
+    auto copy = copies.find(s.file);
+    if (copy == copies.end()) {
+      plan.waiting_for_upload_bytes += s.bytes;  // R9: never before a verified server copy
+      continue;
+    }
+    // Evidence of every incident it overlaps; it may be evicted only when all of them allow it.
+    bool evidence = false;
+    bool open = false;
+    bool permanent = false;
+    int64_t evidence_ended_utc_ns = s.end_utc_ns;
+    for (const IncidentRecord& incident : in.incidents) {
+      if (!Overlaps(s, incident)) continue;
+      evidence = true;
+      open = open || incident.open();
+      permanent = permanent || incident.retention == RetentionClass::kPermanent;
+      if (!incident.open()) {
+        evidence_ended_utc_ns = std::max(evidence_ended_utc_ns, incident.evidence_to_utc_ns());
+      }
+    }
+    EvictionCandidate candidate;
+    candidate.segment = s;
+    if (!evidence) {
+      candidate.segment_class = "background";
+      const bool past =
+          in.now_utc_ns >= s.end_utc_ns + policy.background_retention_days * kNsPerDay;
+      candidate.tier = past ? EvictionTier::kBackgroundPastRetention : EvictionTier::kBackground;
+      candidate.reason =
+          past ? "background past " + Days(policy.background_retention_days) +
+                     " local retention, verified on the server"
+               : "background, verified on the server (disk below " +
+                     std::to_string(policy.min_free_percent) + "% free)";
+      plan.evictable_background_bytes += s.bytes;
+    } else {
+      const bool past = in.now_utc_ns >=
+                        evidence_ended_utc_ns + policy.evidence_local_retention_days * kNsPerDay;
+      if (open || !past || (permanent && !HasLegalHold(*copy->second))) {
+        plan.evidence_kept_bytes += s.bytes;
+        continue;
+      }
+      candidate.segment_class = "evidence";
+      candidate.tier = EvictionTier::kEvidencePastRetention;
+      candidate.reason = "evidence past " + Days(policy.evidence_local_retention_days) +
+                         " local retention, verified on the server" +
+                         (permanent ? " under legal hold" : "");
+      plan.evictable_evidence_bytes += s.bytes;
+    }
+    plan.candidates.push_back(std::move(candidate));
+  }
+  std::stable_sort(plan.candidates.begin(), plan.candidates.end(),
+                   [](const EvictionCandidate& a, const EvictionCandidate& b) {
+                     if (a.tier != b.tier) return a.tier < b.tier;
+                     if (a.segment.start_utc_ns != b.segment.start_utc_ns) {
+                       return a.segment.start_utc_ns < b.segment.start_utc_ns;
+                     }
+                     return a.segment.file < b.segment.file;
+                   });
+  return plan;
+}
+
+base::Result<EvictionPlan> PlanEvictions(Catalog& catalog, const EvictionPolicy& policy,
+                                         int64_t now_utc_ns) {
+  EvictionInputs in;
+  in.now_utc_ns = now_utc_ns;
+  auto segments = catalog.Segments();
+  if (!segments.ok()) return segments.status();
+  in.segments = std::move(segments).value();
+  auto evictions = catalog.Evictions();
+  if (!evictions.ok()) return evictions.status();
+  in.evictions = std::move(evictions).value();
+  auto incidents = catalog.Incidents();
+  if (!incidents.ok()) return incidents.status();
+  in.incidents = std::move(incidents).value();
+  auto copies = catalog.ServerCopies();
+  if (!copies.ok()) return copies.status();
+  in.server_copies = std::move(copies).value();
+  return PlanEvictions(in, policy);
+}
+
+uint64_t BytesToFree(const base::DiskSpace& space, const EvictionPolicy& policy) {
+  if (space.total_bytes == 0 || space.free_percent() >= policy.min_free_percent) return 0;
+  const double target = static_cast<double>(space.total_bytes) * policy.target_free_percent / 100;
+  const double missing = target - static_cast<double>(space.free_bytes);
+  return missing > 0 ? static_cast<uint64_t>(missing) : 0;
+}
+
+std::string DescribeEviction(const EvictionRecord& eviction) {
+  return "evicted " + eviction.file + ": " + eviction.reason + ", " + MiB(eviction.bytes);
+}
+
+base::Status FinishInterruptedEviction(base::Env& env, base::Clock& clock,
+                                       const std::string& data_dir, Catalog& catalog,
+                                       const EvictionRecord& eviction) {
+  const std::string path = base::JoinPath(data_dir, eviction.file);
+  if (env.Exists(path)) {
+    base::Status removed = env.RemoveFile(path);
+    if (!removed.ok()) return removed.Wrap("evicting " + eviction.file);
+  }
+  // Synced even when the file was already gone: the crash may have come between the removal and
+  // the sync, and the entry is durably gone only once the directory is.
+  base::Status synced = env.SyncDir(base::DirName(path));
+  if (!synced.ok()) return synced.Wrap("evicting " + eviction.file);
+  return catalog.FinishEviction(eviction.file, clock.NowUtcNs());
+}
+
+base::Result<EvictionRecord> EvictSegment(base::Env& env, base::Clock& clock,
+                                          const std::string& data_dir, Catalog& catalog,
+                                          const EvictionCandidate& candidate,
+                                          const EvictionStepHook& continue_after) {
+  const SegmentRecord& s = candidate.segment;
+  EvictionRecord eviction;
+  eviction.file = s.file;
+  eviction.camera = s.camera;
+  eviction.segment_class = candidate.segment_class;
+  eviction.reason = candidate.reason;
+  eviction.bytes = s.bytes;
+  eviction.marked_utc_ns = clock.NowUtcNs();
+  base::Status marked = catalog.MarkEvicting(eviction);
+  if (!marked.ok()) return marked;
+  if (continue_after && !continue_after(EvictionStep::kMarked)) {
+    return base::Status::Error("stopped after marking (test)");
+  }
+
+  const std::string path = base::JoinPath(data_dir, s.file);
+  if (env.Exists(path)) {
+    base::Status removed = env.RemoveFile(path);
+    if (!removed.ok()) return removed.Wrap("evicting " + s.file);
+  }
+  if (continue_after && !continue_after(EvictionStep::kRemoved)) {
+    return base::Status::Error("stopped after removing (test)");
+  }
+  // If this fsync fails the removal is not known to be durable (fsyncgate): the row stays
+  // unfinished, and the next pass or start removes and syncs again.
+  base::Status synced = env.SyncDir(base::DirName(path));
+  if (!synced.ok()) return synced.Wrap("evicting " + s.file);
+  if (continue_after && !continue_after(EvictionStep::kDirSynced)) {
+    return base::Status::Error("stopped after syncing the directory (test)");
+  }
+  eviction.removed_utc_ns = clock.NowUtcNs();
+  base::Status finished = catalog.FinishEviction(s.file, eviction.removed_utc_ns);
+  if (!finished.ok()) return finished;
+  auto row = catalog.FindEviction(s.file);
+  if (row.ok() && row->has_value()) eviction = **row;
+  base::Log(base::Severity::kNotice, DescribeEviction(eviction),
+            {{"CAMERA", s.camera},
+             {"SEGMENT", s.file},
+             {"EVICTION_REASON", eviction.reason},
+             {"BYTES", std::to_string(eviction.bytes)},
+             {"SERVER_COPY", eviction.server_copy}});
+  if (continue_after) (void)continue_after(EvictionStep::kFinalised);
+  return eviction;
+}
+
+base::Result<EvictionPassResult> RunEvictionPass(base::Env& env, base::Clock& clock,
+                                                 const std::string& data_dir, Catalog& catalog,
+                                                 const EvictionPolicy& policy) {
+  EvictionPassResult result;
+  auto unfinished = catalog.Evictions(/*unfinished_only=*/true);
+  if (!unfinished.ok()) return unfinished.status();
+  for (const EvictionRecord& e : *unfinished) {
+    base::Status s = FinishInterruptedEviction(env, clock, data_dir, catalog, e);
+    if (!s.ok()) {
+      base::LogError("could not finish an interrupted eviction: " + s.message(),
+                     {{"CAMERA", e.camera}, {"SEGMENT", e.file}});
+      result.errors.push_back(s.message());
+    }
+  }
+
+  auto space = env.FreeSpace(data_dir);
+  if (!space.ok()) return space.status();
+  result.before = result.after = *space;
+  result.below_threshold = space->free_percent() < policy.min_free_percent;
+  auto plan = PlanEvictions(catalog, policy, clock.NowUtcNs());
+  if (!plan.ok()) return plan.status();
+  result.plan = std::move(plan).value();
+  if (!result.below_threshold) return result;
+
+  uint64_t to_free = BytesToFree(*space, policy);
+  uint64_t freed = 0;
+  for (const EvictionCandidate& candidate : result.plan.candidates) {
+    if (freed >= to_free) break;
+    auto evicted = EvictSegment(env, clock, data_dir, catalog, candidate);
+    if (!evicted.ok()) {
+      base::LogError("could not evict a segment: " + evicted.message(),
+                     {{"CAMERA", candidate.segment.camera}, {"SEGMENT", candidate.segment.file}});
+      result.errors.push_back(evicted.message());
+      continue;
+    }
+    freed += static_cast<uint64_t>(evicted->bytes);
+    result.evicted.push_back(std::move(evicted).value());
+  }
+  if (!result.evicted.empty()) {
+    auto after = env.FreeSpace(data_dir);
+    if (!after.ok()) return after.status();
+    result.after = *after;
+    auto replanned = PlanEvictions(catalog, policy, clock.NowUtcNs());
+    if (!replanned.ok()) return replanned.status();
+    result.plan = std::move(replanned).value();
+  }
+  result.nothing_evictable = result.after.free_percent() < policy.min_free_percent;
+  return result;
+}
+
+}  // namespace patrolrec::storage
