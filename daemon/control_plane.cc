@@ -69,6 +69,7 @@ base::Status ControlPlane::Open() {
   const Config& config = recorder_->config();
   api_ = std::make_unique<ApiServer>(config.users, *audit_);
   routes_ = std::make_unique<ControlRoutes>(api_.get(), recorder_, duty_.get(), clock_);
+  OpenUplink();
   ApiListenConfig listen = ListenConfigFrom(config.api);
   base::Status listening = api_->Listen(listen);
   if (!listening.ok()) {
@@ -85,12 +86,56 @@ base::Status ControlPlane::Open() {
   return base::Status::Ok();
 }
 
+void ControlPlane::OpenUplink() {
+  // The route answers even with the uplink off (it says so), for every role; technicians see
+  // counts, not file names or incidents (R13).
+  api_->Route("GET", "/v1/uplink",
+              {Role::kOfficer, Role::kSupervisor, Role::kTechnician, Role::kAuditor},
+              AuditPolicy::kRefusalsOnly, [this](const ApiRequest& request) {
+                ApiResponse response;
+                if (!uplink_) {
+                  response.body = {{"enabled", false}, {"mode", "off"}};
+                } else {
+                  response.body = uplink_->Snapshot(request.who.role != Role::kTechnician);
+                }
+                return response;
+              });
+  const Config& config = recorder_->config();
+  if (!config.uplink.enabled()) return;
+  uplink_ = std::make_unique<UplinkService>(config, env_, clock_, uplink_options_);
+  recorder_->add_on_sealed([this](const storage::SegmentRecord& r) {
+    if (uplink_) uplink_->OnSealed(r);
+  });
+  duty_->add_on_change([this](const storage::IncidentRecord& incident, const std::string& what) {
+    if (uplink_) uplink_->OnIncidentChanged(incident, what);
+  });
+}
+
 void ControlPlane::Start() {
   if (duty_) duty_->Start();
   if (routes_) routes_->Start();
+  if (uplink_) {
+    base::Status started = uplink_->Start();
+    if (!started.ok()) {
+      base::LogError("uplink not started (recording goes on; nothing leaves the vehicle): " +
+                     started.message());
+    }
+    // The depot geofence, once a second (Position is read on the main loop only).
+    uplink_tick_ = g_timeout_add_seconds(
+        1,
+        [](gpointer self) -> gboolean {
+          auto* plane = static_cast<ControlPlane*>(self);
+          plane->uplink_->SetInsideDepot(
+              plane->recorder_->position().InsideKind(gps::GeofenceKind::kDepot));
+          return G_SOURCE_CONTINUE;
+        },
+        this);
+  }
 }
 
 void ControlPlane::Stop() {
+  if (uplink_tick_) g_source_remove(uplink_tick_), uplink_tick_ = 0;
+  if (uplink_) uplink_->Stop();
   if (routes_) routes_->Stop();
   if (api_) api_->Stop();
   if (duty_) duty_->Stop();
