@@ -172,7 +172,7 @@ base::Status UplinkService::Start() {
   running_ = true;
   planner_ = std::thread([this] { PlannerMain(); });
   for (int i = 0; i < u.jobs; ++i) workers_.emplace_back([this, i] { WorkerMain(i); });
-  base::LogInfo("uplink to " + u.endpoint + " bucket " + u.bucket + " with " +
+  base::Log(base::Severity::kNotice, "uplink to " + u.endpoint + " bucket " + u.bucket + " with " +
                     std::to_string(u.jobs) + " worker(s)",
                 {{"UPLINK_ENDPOINT", u.endpoint}});
   return base::Status::Ok();
@@ -358,7 +358,7 @@ void UplinkService::WriteManifests(storage::Catalog& catalog,
       base::LogError("manifest not written: " + s.message(), {{"INCIDENT", incident.id}});
       continue;
     }
-    base::LogInfo("manifest " + std::to_string(last + 1) + " of incident " + incident.id +
+    base::Log(base::Severity::kNotice, "manifest " + std::to_string(last + 1) + " of incident " + incident.id +
                       " queued for upload (" + std::to_string(input.segments.size()) +
                       " segments)",
                   {{"INCIDENT", incident.id}});
@@ -514,7 +514,7 @@ base::Status UplinkService::Refresh(storage::Catalog& catalog) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (mode != mode_) {
-      base::LogInfo(std::string("uplink network: ") + uplink::NetworkModeName(mode),
+      base::Log(base::Severity::kNotice, std::string("uplink network: ") + uplink::NetworkModeName(mode),
                     {{"UPLINK_NETWORK", uplink::NetworkModeName(mode)}});
     }
     mode_ = mode;
@@ -694,7 +694,8 @@ void UplinkService::RunJob(storage::Catalog& catalog, const uplink::QueueJob& jo
     ++files_verified_;
     auto size = env_->FileSize(path);
     const int64_t bytes = size.ok() ? static_cast<int64_t>(*size) : 0;
-    base::LogInfo("uploaded and verified: " + file.key + " (" + std::to_string(bytes) + " bytes, " +
+    // Notice: evidence has left the vehicle, something an operator wants to see (and the demo).
+    base::Log(base::Severity::kNotice, "uploaded and verified: " + file.key + " (" + std::to_string(bytes) + " bytes, " +
                       Seconds(seconds) + " s)",
                   {{"UPLOAD_KEY", file.key},
                    {"UPLOAD_BYTES", std::to_string(bytes)},

@@ -350,15 +350,15 @@ void PrintUplink(const json& body) {
     for (const char* name : {"alert", "manifest", "evidence", "background"}) {
       const json& q = body["queue"].value(name, json::object());
       std::printf("  %-11s %4lld ready (%s), %4lld held (%s)\n", name,
-                  static_cast<long long>(q.value("ready", 0)), Bytes(q.value("ready_bytes", 0)).c_str(),
-                  static_cast<long long>(q.value("held", 0)), Bytes(q.value("held_bytes", 0)).c_str());
+                  static_cast<long long>(q.value("ready", 0)), Bytes(q.value("ready_bytes", int64_t{0})).c_str(),
+                  static_cast<long long>(q.value("held", 0)), Bytes(q.value("held_bytes", int64_t{0})).c_str());
     }
   }
   if (body.contains("held") && body["held"].is_array() && !body["held"].empty()) {
     std::printf("held, and why:\n");
     for (const json& h : body["held"]) {
       std::printf("  %lld %s (%s): %s\n", static_cast<long long>(h.value("jobs", 0)),
-                  Field(h, "class").c_str(), Bytes(h.value("bytes", 0)).c_str(),
+                  Field(h, "class").c_str(), Bytes(h.value("bytes", int64_t{0})).c_str(),
                   Field(h, "why").c_str());
     }
   }
@@ -367,7 +367,8 @@ void PrintUplink(const json& body) {
       const double total = f.value("total_bytes", 0.0);
       std::printf("uploading: %s %s %s of %s (%.0f%%)\n", Field(f, "class").c_str(),
                   f.contains("key") ? Field(f, "key").c_str() : "",
-                  Bytes(f.value("done_bytes", 0)).c_str(), Bytes(f.value("total_bytes", 0)).c_str(),
+                  Bytes(f.value("done_bytes", int64_t{0})).c_str(),
+                  Bytes(f.value("total_bytes", int64_t{0})).c_str(),
                   total > 0 ? 100.0 * f.value("done_bytes", 0.0) / total : 0.0);
     }
   }
@@ -375,9 +376,9 @@ void PrintUplink(const json& body) {
     const json& c = body["cellular"];
     std::printf("cellular this month (%s): %s of %s budget, cap %s/s\n", Field(c, "month").c_str(),
                 Bytes(c.value("bytes_sent", 0)).c_str(),
-                c.value("budget_bytes", 0) ? Bytes(c.value("budget_bytes", 0)).c_str() : "no",
-                c.value("rate_cap_bytes_per_s", 0) ? Bytes(c.value("rate_cap_bytes_per_s", 0)).c_str()
-                                                   : "no");
+                c.value("budget_bytes", int64_t{0}) ? Bytes(c["budget_bytes"]).c_str() : "no",
+                c.value("rate_cap_bytes_per_s", int64_t{0}) ? Bytes(c["rate_cap_bytes_per_s"]).c_str()
+                                                            : "no");
   }
   if (body.contains("incidents") && body["incidents"].is_array()) {
     std::printf("24-hour rule (close to complete verified upload):\n");
