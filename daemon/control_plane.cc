@@ -109,6 +109,17 @@ void ControlPlane::OpenUplink() {
   duty_->add_on_change([this](const storage::IncidentRecord& incident, const std::string& what) {
     if (uplink_) uplink_->OnIncidentChanged(incident, what);
   });
+  // A failed self-check is an alert for the back office (R5: failures are reported).
+  routes_->set_on_self_check([this](const nlohmann::json& result) {
+    if (!uplink_ || result.value("ok", true)) return;
+    std::string failed;
+    for (const nlohmann::json& check : result.value("checks", nlohmann::json::array())) {
+      if (check.value("ok", true)) continue;
+      failed += (failed.empty() ? "" : "; ") + check.value("name", std::string("?")) + ": " +
+                check.value("detail", std::string());
+    }
+    (void)uplink_->RaiseAlert({"self-check-failed", 0, "", "", "", failed});
+  });
 }
 
 void ControlPlane::Start() {
