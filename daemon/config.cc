@@ -319,9 +319,9 @@ std::vector<Section> Split(const std::string& text, Errors& errors, int* line_co
                    "unknown section " + Quote("[" + inside + "]") +
                        "; expected [device], [storage], [gps], [incidents], [camera NAME], "
                        "[geofence NAME], [input NAME], [crash], [api], [uplink] or [user NAME]" +
-                       DidYouMean(Suggest(section.kind,
-                                          {"device", "storage", "gps", "incidents", "camera",
-                                           "geofence", "input", "crash", "api", "user", "uplink"})));
+                       DidYouMean(Suggest(section.kind, {"device", "storage", "gps", "incidents",
+                                                         "camera", "geofence", "input", "crash",
+                                                         "api", "user", "uplink"})));
         continue;
       }
       if (section.IsNamed() && section.name.empty()) {

@@ -8,11 +8,11 @@
 //
 // Format: UTF-8 text. `[device]`, `[storage]`, optionally `[gps]`, `[incidents]`,
 // `[geofence NAME]`, `[input NAME]` (trigger inputs), `[crash]` (the crash sensor), `[api]` and
-// `[user NAME]` (the control API), `[uplink]` (docs/uplink.md), and one `[camera NAME]` section per camera, each holding
-// `key = value` lines. Whitespace around keys and
-// values is ignored. `#` begins a comment at the start of a line or after whitespace (so
-// `rtsp://host/a#b` keeps its `#`). A value may be written in double quotes to keep leading or
-// trailing spaces or a ` #`; inside quotes `\"` is a quote and `\\` a backslash.
+// `[user NAME]` (the control API), `[uplink]` (docs/uplink.md), and one `[camera NAME]` section
+// per camera, each holding `key = value` lines. Whitespace around keys and values is ignored.
+// `#` begins a comment at the start of a line or after whitespace (so `rtsp://host/a#b` keeps its
+// `#`). A value may be written in double quotes to keep leading or trailing spaces or a ` #`;
+// inside quotes `\"` is a quote and `\\` a backslash.
 #pragma once
 
 #include <optional>

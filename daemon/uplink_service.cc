@@ -44,8 +44,7 @@ void LowerPriority(const std::string& who) {
   constexpr int kIoprioWhoProcess = 1;
   constexpr int kIoprioClassIdle = 3;
   constexpr int kIoprioClassShift = 13;
-  if (syscall(SYS_ioprio_set, kIoprioWhoProcess, tid, kIoprioClassIdle << kIoprioClassShift) !=
-      0) {
+  if (syscall(SYS_ioprio_set, kIoprioWhoProcess, tid, kIoprioClassIdle << kIoprioClassShift) != 0) {
     base::LogWarning(who + ": cannot set the idle I/O class: " + base::ErrnoText(errno));
   }
 }
@@ -104,8 +103,8 @@ base::Result<UplinkState> LoadUplinkState(base::Env& env, const std::string& pat
   state.cellular_bytes = j.value("cellular_bytes", int64_t{0});
   state.events_seen = j.value("events_seen", int64_t{0});
   for (const char* key : {"deadline_alerts", "link_overdue_alerts"}) {
-    auto& set = std::string(key) == "deadline_alerts" ? state.deadline_alerts
-                                                      : state.link_overdue_alerts;
+    auto& set =
+        std::string(key) == "deadline_alerts" ? state.deadline_alerts : state.link_overdue_alerts;
     if (j.contains(key) && j[key].is_array()) {
       for (const json& id : j[key]) {
         if (id.is_string()) set.insert(id.get<std::string>());
@@ -172,9 +171,10 @@ base::Status UplinkService::Start() {
   running_ = true;
   planner_ = std::thread([this] { PlannerMain(); });
   for (int i = 0; i < u.jobs; ++i) workers_.emplace_back([this, i] { WorkerMain(i); });
-  base::Log(base::Severity::kNotice, "uplink to " + u.endpoint + " bucket " + u.bucket + " with " +
-                    std::to_string(u.jobs) + " worker(s)",
-                {{"UPLINK_ENDPOINT", u.endpoint}});
+  base::Log(base::Severity::kNotice,
+            "uplink to " + u.endpoint + " bucket " + u.bucket + " with " + std::to_string(u.jobs) +
+                " worker(s)",
+            {{"UPLINK_ENDPOINT", u.endpoint}});
   return base::Status::Ok();
 }
 
@@ -224,7 +224,7 @@ base::Status UplinkService::RaiseAlert(const uplink::Alert& given) {
   std::string name;
   std::string path;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<std::mutex> lock(alert_mutex_);
     // Two alerts of a kind in the same millisecond: the second one a millisecond later.
     for (;; alert.utc_ns += base::kNsPerMs) {
       name = base::FormatUtcCompact(alert.utc_ns) + "-" + alert.kind + ".json";
@@ -233,19 +233,27 @@ base::Status UplinkService::RaiseAlert(const uplink::Alert& given) {
     }
     base::Status written = env_->WriteFileDurably(path, uplink::BuildAlert(alert), 0640);
     if (!written.ok()) {
-      base::LogError("alert not queued for upload: " + written.message(),
-                     {{"ALERT", alert.kind}});
+      base::LogError("alert not queued for upload: " + written.message(), {{"ALERT", alert.kind}});
       return written;
     }
   }
-  base::Log(base::Severity::kWarning, "alert queued for upload: " + alert.kind + ": " + alert.detail,
+  base::Log(base::Severity::kWarning,
+            "alert queued for upload: " + alert.kind + ": " + alert.detail,
             {{"ALERT", alert.kind}, {"INCIDENT", alert.incident_id}, {"CAMERA", alert.camera}});
   Wake();
   return base::Status::Ok();
 }
 
-void UplinkService::SaveStateLocked() {
-  base::Status saved = SaveUplinkState(*env_, state_path_, state_);
+void UplinkService::SaveState() {
+  // One writer at a time, each writing the newest state: the file never goes back in time. The
+  // fsyncs happen outside mutex_, so the main loop's Snapshot never waits for the disk.
+  std::lock_guard<std::mutex> writing(state_write_mutex_);
+  UplinkState copy;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    copy = state_;
+  }
+  base::Status saved = SaveUplinkState(*env_, state_path_, copy);
   if (!saved.ok()) base::LogError("uplink state not saved: " + saved.message());
 }
 
@@ -259,8 +267,7 @@ std::vector<DeadlineStatus> UplinkService::deadlines() const {
   return deadlines_;
 }
 
-std::vector<uplink::OutboxFile> UplinkService::ScanOutbox(const std::string& dir,
-                                                          bool manifests) {
+std::vector<uplink::OutboxFile> UplinkService::ScanOutbox(const std::string& dir, bool manifests) {
   std::vector<uplink::OutboxFile> files;
   auto add = [&](const std::string& path, const std::string& key, const std::string& incident,
                  int64_t order) {
@@ -300,8 +307,7 @@ std::vector<uplink::OutboxFile> UplinkService::ScanOutbox(const std::string& dir
   return files;
 }
 
-void UplinkService::WriteManifests(storage::Catalog& catalog,
-                                   const std::vector<storage::IncidentRecord>& incidents,
+void UplinkService::WriteManifests(const std::vector<storage::IncidentRecord>& incidents,
                                    const std::vector<storage::SegmentRecord>& segments,
                                    const std::vector<storage::CatalogEvent>& events) {
   const int64_t now = clock_->NowUtcNs();
@@ -347,8 +353,8 @@ void UplinkService::WriteManifests(storage::Catalog& catalog,
       }
     }
     if (last > 0) {
-      auto previous = env_->ReadFile(base::JoinPath(dir, "manifest-" + std::to_string(last) +
-                                                             ".json"));
+      auto previous =
+          env_->ReadFile(base::JoinPath(dir, "manifest-" + std::to_string(last) + ".json"));
       if (previous.ok() && *previous == text) continue;
     }
     base::Status s = env_->CreateDirs(dir, 0750);
@@ -358,12 +364,11 @@ void UplinkService::WriteManifests(storage::Catalog& catalog,
       base::LogError("manifest not written: " + s.message(), {{"INCIDENT", incident.id}});
       continue;
     }
-    base::Log(base::Severity::kNotice, "manifest " + std::to_string(last + 1) + " of incident " + incident.id +
-                      " queued for upload (" + std::to_string(input.segments.size()) +
-                      " segments)",
-                  {{"INCIDENT", incident.id}});
+    base::Log(base::Severity::kNotice,
+              "manifest " + std::to_string(last + 1) + " of incident " + incident.id +
+                  " queued for upload (" + std::to_string(input.segments.size()) + " segments)",
+              {{"INCIDENT", incident.id}});
   }
-  (void)catalog;
 }
 
 base::Status UplinkService::Refresh(storage::Catalog& catalog) {
@@ -377,42 +382,53 @@ base::Status UplinkService::Refresh(storage::Catalog& catalog) {
   auto events = catalog.Events();
   if (!events.ok()) return events.status();
 
-  // Alerts: new interruptions in the catalog, overdue case links.
+  // Alerts: new interruptions in the catalog, overdue case links. Each alert is in the outbox
+  // (durably) before the cursor and the "raised" marks that would skip it are saved.
   std::vector<uplink::Alert> alerts;
+  std::vector<std::string> overdue;
+  int64_t events_count = static_cast<int64_t>(events->size());
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (state_.month != MonthOf(now)) {
       state_.month = MonthOf(now);
       state_.cellular_bytes = 0;
     }
-    const int64_t count = static_cast<int64_t>(events->size());
-    if (state_.events_seen > count) state_.events_seen = 0;  // a catalog rebuilt
-    for (int64_t i = state_.events_seen; i < count; ++i) {
+    if (state_.events_seen > events_count) state_.events_seen = 0;  // a catalog rebuilt
+    for (int64_t i = state_.events_seen; i < events_count; ++i) {
       const storage::CatalogEvent& e = (*events)[i];
       // A camera that keeps failing is one alert per 10 minutes, not one per retry.
       int64_t& last = last_event_alert_[e.kind + "/" + e.camera];
-      if (uplink::IsAlertEvent(e.kind) && (!last || e.utc_ns - last >= 600 * base::kNsPerSecond ||
-                                           e.utc_ns < last)) {
+      if (uplink::IsAlertEvent(e.kind) &&
+          (!last || e.utc_ns - last >= 600 * base::kNsPerSecond || e.utc_ns < last)) {
         last = e.utc_ns;
-        alerts.push_back({e.kind, e.utc_ns, "", e.camera, "",
-                          (e.file.empty() ? "" : e.file + ": ") + e.detail});
+        alerts.push_back(
+            {e.kind, e.utc_ns, "", e.camera, "", (e.file.empty() ? "" : e.file + ": ") + e.detail});
       }
     }
-    state_.events_seen = count;
     for (const storage::IncidentRecord& incident : *incidents) {
       if (incident.link_overdue_utc_ns && !state_.link_overdue_alerts.count(incident.id)) {
-        state_.link_overdue_alerts.insert(incident.id);
+        overdue.push_back(incident.id);
         alerts.push_back({"link-overdue", incident.link_overdue_utc_ns, "", "", incident.id,
                           "incident " + incident.id + " has no alarm or case number " +
                               std::to_string(config_.incidents.link_deadline_s / 3600) +
                               " h after its close"});
       }
     }
-    if (!alerts.empty()) SaveStateLocked();
   }
-  for (const uplink::Alert& alert : alerts) (void)RaiseAlert(alert);
+  bool raised = true;
+  for (const uplink::Alert& alert : alerts) raised = RaiseAlert(alert).ok() && raised;
+  if (raised) {
+    bool changed = false;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      changed = state_.events_seen != events_count || !overdue.empty();
+      state_.events_seen = events_count;
+      state_.link_overdue_alerts.insert(overdue.begin(), overdue.end());
+    }
+    if (changed) SaveState();
+  }
 
-  WriteManifests(catalog, *incidents, *segments, *events);
+  WriteManifests(*incidents, *segments, *events);
 
   uplink::QueueInput input;
   std::map<std::string, int64_t> verified_at;
@@ -481,8 +497,6 @@ base::Status UplinkService::Refresh(storage::Catalog& catalog) {
     if ((d.state == "at-risk" || d.state == "missed") && !d.done_utc_ns) {
       std::lock_guard<std::mutex> lock(mutex_);
       if (!state_.deadline_alerts.count(incident.id)) {
-        state_.deadline_alerts.insert(incident.id);
-        SaveStateLocked();
         risks.push_back({"deadline-risk", now, "", "", incident.id,
                          "incident " + incident.id + " closed " +
                              Seconds((now - incident.closed_utc_ns) / 3.6e12) +
@@ -496,9 +510,14 @@ base::Status UplinkService::Refresh(storage::Catalog& catalog) {
     deadlines.push_back(d);
   }
   for (const uplink::Alert& alert : risks) {
-    (void)RaiseAlert(alert);
-    input.alerts = ScanOutbox(base::JoinPath(outbox_dir_, "alerts"), false);
+    if (!RaiseAlert(alert).ok()) continue;  // tried again at the next look
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      state_.deadline_alerts.insert(alert.incident_id);
+    }
+    SaveState();
   }
+  if (!risks.empty()) input.alerts = ScanOutbox(base::JoinPath(outbox_dir_, "alerts"), false);
 
   input.segments = std::move(segments).value();
   input.incidents = std::move(incidents).value();
@@ -514,8 +533,9 @@ base::Status UplinkService::Refresh(storage::Catalog& catalog) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (mode != mode_) {
-      base::Log(base::Severity::kNotice, std::string("uplink network: ") + uplink::NetworkModeName(mode),
-                    {{"UPLINK_NETWORK", uplink::NetworkModeName(mode)}});
+      base::Log(base::Severity::kNotice,
+                std::string("uplink network: ") + uplink::NetworkModeName(mode),
+                {{"UPLINK_NETWORK", uplink::NetworkModeName(mode)}});
     }
     mode_ = mode;
     ready_ = std::move(plan.ready);
@@ -627,16 +647,17 @@ void UplinkService::WorkerMain(int index) {
   }
 }
 
-void UplinkService::RunJob(storage::Catalog& catalog, const uplink::QueueJob& job,
-                           NetworkMode mode, int worker) {
+void UplinkService::RunJob(storage::Catalog& catalog, const uplink::QueueJob& job, NetworkMode mode,
+                           int worker) {
   auto fail = [&](const std::string& message) {
     std::lock_guard<std::mutex> lock(mutex_);
     int64_t& delay = retry_delay_ms_[job.id];
     delay = delay ? std::min(delay * 2, options_.retry_max_ms) : options_.retry_initial_ms;
     retry_after_mono_ns_[job.id] = clock_->MonotonicNs() + delay * base::kNsPerMs;
     last_error_ = message;
-    base::LogWarning("upload failed, tried again in " + Seconds(delay / 1000.0) + " s: " + message,
-                     {{"UPLOAD_JOB", job.id}, {"UPLOAD_CLASS", uplink::JobClassName(job.job_class)}});
+    base::LogWarning(
+        "upload failed, tried again in " + Seconds(delay / 1000.0) + " s: " + message,
+        {{"UPLOAD_JOB", job.id}, {"UPLOAD_CLASS", uplink::JobClassName(job.job_class)}});
   };
   uplink::S3Config config = s3_;
   if (mode == NetworkMode::kCellular && config_.uplink.cellular_rate_kib_s > 0) {
@@ -677,34 +698,38 @@ void UplinkService::RunJob(storage::Catalog& catalog, const uplink::QueueJob& jo
       auto it = in_flight_.find(job.id);
       if (it != in_flight_.end()) it->second.done_bytes = done, it->second.total_bytes = total;
     });
-    uplink::UploadJob upload_job{path, file.file, config_.uplink.bucket, file.key, sha256,
-                                 job.retention};
+    uplink::UploadJob upload_job{path,     file.file, config_.uplink.bucket,
+                                 file.key, sha256,    job.retention};
     const int64_t started = clock_->MonotonicNs();
     auto outcome = upload.Run(upload_job);
     const double seconds = (clock_->MonotonicNs() - started) / 1e9;
     if (!outcome.ok()) return fail(outcome.message());
     part_bytes_sent_ += outcome->part_bytes_sent;
     parts_sent_ += outcome->parts_sent;
-    std::lock_guard<std::mutex> lock(mutex_);
     if (mode == NetworkMode::kCellular && outcome->part_bytes_sent > 0) {
-      state_.cellular_bytes += outcome->part_bytes_sent;
-      SaveStateLocked();
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        state_.cellular_bytes += outcome->part_bytes_sent;
+      }
+      SaveState();
     }
     if (outcome->already_verified) continue;
+    std::lock_guard<std::mutex> lock(mutex_);
     ++files_verified_;
     auto size = env_->FileSize(path);
     const int64_t bytes = size.ok() ? static_cast<int64_t>(*size) : 0;
     // Notice: evidence has left the vehicle, something an operator wants to see (and the demo).
-    base::Log(base::Severity::kNotice, "uploaded and verified: " + file.key + " (" + std::to_string(bytes) + " bytes, " +
-                      Seconds(seconds) + " s)",
-                  {{"UPLOAD_KEY", file.key},
-                   {"UPLOAD_BYTES", std::to_string(bytes)},
-                   {"UPLOAD_SECONDS", Seconds(seconds)},
-                   {"UPLOAD_CLASS", uplink::JobClassName(job.job_class)},
-                   {"UPLOAD_NETWORK", uplink::NetworkModeName(mode)},
-                   {"UPLOAD_RESUMED", outcome->resumed ? "1" : "0"},
-                   {"INCIDENT", job.incident_id},
-                   {"UPLOAD_WORKER", std::to_string(worker + 1)}});
+    base::Log(base::Severity::kNotice,
+              "uploaded and verified: " + file.key + " (" + std::to_string(bytes) + " bytes, " +
+                  Seconds(seconds) + " s)",
+              {{"UPLOAD_KEY", file.key},
+               {"UPLOAD_BYTES", std::to_string(bytes)},
+               {"UPLOAD_SECONDS", Seconds(seconds)},
+               {"UPLOAD_CLASS", uplink::JobClassName(job.job_class)},
+               {"UPLOAD_NETWORK", uplink::NetworkModeName(mode)},
+               {"UPLOAD_RESUMED", outcome->resumed ? "1" : "0"},
+               {"INCIDENT", job.incident_id},
+               {"UPLOAD_WORKER", std::to_string(worker + 1)}});
     recent_.push_back({file.key, bytes, seconds, clock_->NowUtcNs()});
     while (recent_.size() > 20) recent_.pop_front();
   }

@@ -143,11 +143,11 @@ class UplinkService {
   base::Status Refresh(storage::Catalog& catalog);
   void RunJob(storage::Catalog& catalog, const uplink::QueueJob& job, uplink::NetworkMode mode,
               int worker);
-  void WriteManifests(storage::Catalog& catalog, const std::vector<storage::IncidentRecord>& all,
+  void WriteManifests(const std::vector<storage::IncidentRecord>& all,
                       const std::vector<storage::SegmentRecord>& segments,
                       const std::vector<storage::CatalogEvent>& events);
   std::vector<uplink::OutboxFile> ScanOutbox(const std::string& dir, bool manifests);
-  void SaveStateLocked();
+  void SaveState();  // without mutex_ held
   std::string Relative(const std::string& path) const;
   uplink::NetworkMode CurrentMode() const;
 
@@ -165,6 +165,8 @@ class UplinkService {
   std::thread planner_;
   std::vector<std::thread> workers_;
 
+  std::mutex alert_mutex_;        // outbox alert names
+  std::mutex state_write_mutex_;  // uplink-state.json writes
   mutable std::mutex mutex_;
   std::condition_variable plan_wake_;
   std::condition_variable work_wake_;

@@ -350,8 +350,10 @@ void PrintUplink(const json& body) {
     for (const char* name : {"alert", "manifest", "evidence", "background"}) {
       const json& q = body["queue"].value(name, json::object());
       std::printf("  %-11s %4lld ready (%s), %4lld held (%s)\n", name,
-                  static_cast<long long>(q.value("ready", 0)), Bytes(q.value("ready_bytes", int64_t{0})).c_str(),
-                  static_cast<long long>(q.value("held", 0)), Bytes(q.value("held_bytes", int64_t{0})).c_str());
+                  static_cast<long long>(q.value("ready", 0)),
+                  Bytes(q.value("ready_bytes", int64_t{0})).c_str(),
+                  static_cast<long long>(q.value("held", 0)),
+                  Bytes(q.value("held_bytes", int64_t{0})).c_str());
     }
   }
   if (body.contains("held") && body["held"].is_array() && !body["held"].empty()) {
@@ -377,8 +379,9 @@ void PrintUplink(const json& body) {
     std::printf("cellular this month (%s): %s of %s budget, cap %s/s\n", Field(c, "month").c_str(),
                 Bytes(c.value("bytes_sent", 0)).c_str(),
                 c.value("budget_bytes", int64_t{0}) ? Bytes(c["budget_bytes"]).c_str() : "no",
-                c.value("rate_cap_bytes_per_s", int64_t{0}) ? Bytes(c["rate_cap_bytes_per_s"]).c_str()
-                                                            : "no");
+                c.value("rate_cap_bytes_per_s", int64_t{0})
+                    ? Bytes(c["rate_cap_bytes_per_s"]).c_str()
+                    : "no");
   }
   if (body.contains("incidents") && body["incidents"].is_array()) {
     std::printf("24-hour rule (close to complete verified upload):\n");
@@ -545,7 +548,9 @@ const std::map<std::string, Command>& Commands() {
         {},
         0,
         0,
-        [](const Options& o, const Args&) { return Run(o, "GET", "/v1/uplink", {}, PrintUplink); }}},
+        [](const Options& o, const Args&) {
+          return Run(o, "GET", "/v1/uplink", {}, PrintUplink);
+        }}},
       {"self-check",
        {"Usage: patrolctl self-check\n\nRuns the self-check now and prints its result.\n"
         "Route: POST /v1/self-check (technician, supervisor).\n",

@@ -37,8 +37,8 @@ std::string BuildManifest(const ManifestInput& input) {
   const storage::IncidentRecord& i = input.incident;
   json history = json::array();
   for (const storage::IncidentEntry& e : i.entries) {
-    history.push_back({{"utc", Utc(e.utc_ns)}, {"kind", e.kind}, {"value", e.value},
-                       {"actor", e.actor}});
+    history.push_back(
+        {{"utc", Utc(e.utc_ns)}, {"kind", e.kind}, {"value", e.value}, {"actor", e.actor}});
   }
   const bool open = i.open();
   json incident = {
@@ -98,16 +98,24 @@ std::string BuildManifest(const ManifestInput& input) {
   for (const storage::CatalogEvent& e : input.events) {
     if (!IsInterruptionEvent(e.kind)) continue;
     if (e.utc_ns < i.evidence_from_utc_ns() || e.utc_ns >= i.evidence_to_utc_ns()) continue;
-    events.push_back({{"utc", Utc(e.utc_ns)}, {"kind", e.kind}, {"camera", e.camera},
-                      {"file", e.file}, {"detail", e.detail}});
+    events.push_back({{"utc", Utc(e.utc_ns)},
+                      {"kind", e.kind},
+                      {"camera", e.camera},
+                      {"file", e.file},
+                      {"detail", e.detail}});
   }
   json audit = json::array();
   for (const storage::AuditEntry& a : input.audit) {
     if (!AuditEntryNamesIncident(a, i.id)) continue;
-    audit.push_back({{"seq", a.seq}, {"utc", Utc(a.utc_ns)}, {"actor", a.event.actor},
-                     {"role", a.event.role}, {"action", a.event.action},
-                     {"target", a.event.target}, {"outcome", a.event.outcome},
-                     {"status", a.event.status}, {"detail", a.event.detail},
+    audit.push_back({{"seq", a.seq},
+                     {"utc", Utc(a.utc_ns)},
+                     {"actor", a.event.actor},
+                     {"role", a.event.role},
+                     {"action", a.event.action},
+                     {"target", a.event.target},
+                     {"outcome", a.event.outcome},
+                     {"status", a.event.status},
+                     {"detail", a.event.detail},
                      {"hash", a.hash}});
   }
   json manifest = {
@@ -123,9 +131,9 @@ std::string BuildManifest(const ManifestInput& input) {
 }
 
 std::string BuildAlert(const Alert& alert) {
-  json j = {{"format", kAlertFormat},     {"kind", alert.kind},
-            {"utc", Utc(alert.utc_ns)},   {"device_id", alert.device_id},
-            {"camera", alert.camera},     {"incident_id", alert.incident_id},
+  json j = {{"format", kAlertFormat},   {"kind", alert.kind},
+            {"utc", Utc(alert.utc_ns)}, {"device_id", alert.device_id},
+            {"camera", alert.camera},   {"incident_id", alert.incident_id},
             {"detail", alert.detail}};
   return j.dump(2) + "\n";
 }

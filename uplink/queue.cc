@@ -40,8 +40,7 @@ std::string SegmentKey(const std::string& device_id, const std::string& camera,
   return device_id + "/" + camera + "/" + file_name;
 }
 
-std::string ManifestKey(const std::string& device_id, const std::string& incident_id,
-                        int number) {
+std::string ManifestKey(const std::string& device_id, const std::string& incident_id, int number) {
   return device_id + "/incidents/" + incident_id + "/manifest-" + std::to_string(number) + ".json";
 }
 
@@ -55,8 +54,8 @@ std::vector<QueueFile> SegmentFiles(const std::string& device_id,
   const std::string name = base::BaseName(segment.file);
   files.push_back({segment.file, SegmentKey(device_id, segment.camera, name), segment.sha256_hex,
                    segment.bytes});
-  files.push_back({segment.file + ".seal", SegmentKey(device_id, segment.camera, name + ".seal"),
-                   "", 0});
+  files.push_back(
+      {segment.file + ".seal", SegmentKey(device_id, segment.camera, name + ".seal"), "", 0});
   if (!segment.track_file.empty()) {
     files.push_back({segment.track_file,
                      SegmentKey(device_id, segment.camera, base::BaseName(segment.track_file)),
@@ -105,9 +104,12 @@ QueuePlan PlanQueue(const QueueInput& input, NetworkMode mode, int64_t cellular_
                    [](const OutboxFile& a, const OutboxFile& b) { return a.utc_ns < b.utc_ns; });
   for (const OutboxFile& alert : alerts) {
     if (input.verified_keys.count(alert.key)) continue;
-    jobs.push_back({JobClass::kAlert, alert.file, alert.incident_id,
+    jobs.push_back({JobClass::kAlert,
+                    alert.file,
+                    alert.incident_id,
                     storage::RetentionClass::kOrdinary,
-                    {{alert.file, alert.key, alert.sha256_hex, alert.bytes}}, alert.bytes,
+                    {{alert.file, alert.key, alert.sha256_hex, alert.bytes}},
+                    alert.bytes,
                     alert.utc_ns});
   }
   // Manifests of the oldest incident first.
@@ -117,7 +119,9 @@ QueuePlan PlanQueue(const QueueInput& input, NetworkMode mode, int64_t cellular_
   for (const OutboxFile& manifest : input.manifests) {
     if (input.verified_keys.count(manifest.key)) continue;
     auto it = by_id.find(manifest.incident_id);
-    QueueJob job{JobClass::kManifest, manifest.file, manifest.incident_id,
+    QueueJob job{JobClass::kManifest,
+                 manifest.file,
+                 manifest.incident_id,
                  it == by_id.end() ? storage::RetentionClass::kOrdinary : it->second->retention,
                  {{manifest.file, manifest.key, manifest.sha256_hex, manifest.bytes}},
                  manifest.bytes,
@@ -180,9 +184,8 @@ QueuePlan PlanQueue(const QueueInput& input, NetworkMode mode, int64_t cellular_
     }
     if (budgeted && job.bytes > remaining) {
       Hold(held, job,
-           remaining <= 0 ? "the month's cellular budget is used (" +
-                                Mib(cellular_bytes_used) + " of " +
-                                Mib(policy.monthly_budget_bytes) + ")"
+           remaining <= 0 ? "the month's cellular budget is used (" + Mib(cellular_bytes_used) +
+                                " of " + Mib(policy.monthly_budget_bytes) + ")"
                           : "too large for what is left of the month's cellular budget");
       continue;
     }

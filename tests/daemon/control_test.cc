@@ -454,7 +454,8 @@ TEST_F(ControlTest, UplinkStatusForEveryRoleAndCountsOnlyForTechnicians) {
   ASSERT_TRUE(RunLoopUntil(
       [&] {
         json j = Call("GET", "/v1/uplink", "supervisor").Json();
-        return j.value("queue", json::object()).value("background", json::object())
+        return j.value("queue", json::object())
+                   .value("background", json::object())
                    .value("held", 0) > 0;
       },
       20));

@@ -47,8 +47,9 @@ ManifestInput Input() {
                   {kT0 + 106 * kS, "gps-fix", "", "", "after the range"}};
   storage::AuditEntry view;
   view.seq = 1;
-  view.event = {"li-wei", "officer", "GET /v1/incidents/{id}", "/v1/incidents/" + input.incident.id,
-                "ok", 200, ""};
+  view.event = {
+      "li-wei", "officer", "GET /v1/incidents/{id}", "/v1/incidents/" + input.incident.id, "ok",
+      200,      ""};
   storage::AuditEntry link = view;
   link.seq = 2;
   link.event.action = "POST /v1/incidents/{id}/links";

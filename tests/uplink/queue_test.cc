@@ -77,12 +77,12 @@ TEST(QueueTest, KeysFollowTheLayout) {
 
 TEST(QueueTest, AtTheDepotAlertsThenManifestsThenOldestIncidentsEvidenceThenBackground) {
   QueuePlan plan = PlanQueue(Sample(), NetworkMode::kDepot, 0, Policy());
-  EXPECT_EQ(Ids(plan), (std::vector<std::string>{
-                           "uplink/alerts/1.json", "uplink/alerts/2.json",
-                           "uplink/manifests/A/manifest-1.json",
-                           "uplink/manifests/B/manifest-1.json", "segments/road/seg-2.mp4",
-                           "segments/road/seg-3.mp4", "segments/cabin/seg-1.mp4",
-                           "segments/road/seg-1.mp4", "segments/road/seg-4.mp4"}));
+  EXPECT_EQ(Ids(plan),
+            (std::vector<std::string>{
+                "uplink/alerts/1.json", "uplink/alerts/2.json",
+                "uplink/manifests/A/manifest-1.json", "uplink/manifests/B/manifest-1.json",
+                "segments/road/seg-2.mp4", "segments/road/seg-3.mp4", "segments/cabin/seg-1.mp4",
+                "segments/road/seg-1.mp4", "segments/road/seg-4.mp4"}));
   EXPECT_EQ(plan.ready[4].job_class, JobClass::kEvidence);
   EXPECT_EQ(plan.ready[4].incident_id, "A");
   EXPECT_EQ(plan.ready[5].incident_id, "B");

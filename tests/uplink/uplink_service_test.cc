@@ -59,8 +59,8 @@ class UplinkServiceTest : public ::testing::Test {
     s3_ = LoadS3TestEnv();
     ASSERT_FALSE(s3_.Get("S3_ENDPOINT").empty());
     // A device id of its own per test and run: objects under object lock cannot be removed.
-    std::string prefix =
-        patrolrec::testing::UniquePrefix(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::string prefix = patrolrec::testing::UniquePrefix(
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
     device_ = "PRT-" + std::to_string(std::hash<std::string>()(prefix) % 100000000);
     config_.device.id = device_;
     config_.data_dir = dir_.path();
@@ -197,8 +197,8 @@ class UplinkServiceTest : public ::testing::Test {
 };
 
 TEST_F(UplinkServiceTest, IncidentEvidenceAndManifestAreUploadedVerifiedAndReadBack) {
-  auto road1 = AddSegment("road", 1, 0, 300 * 1024);       // background
-  auto road2 = AddSegment("road", 2, 60, 600 * 1024);      // evidence
+  auto road1 = AddSegment("road", 1, 0, 300 * 1024);          // background
+  auto road2 = AddSegment("road", 2, 60, 600 * 1024);         // evidence
   auto cabin1 = AddSegment("cabin-rear", 1, 70, 100 * 1024);  // evidence
   auto incident = AddIncident("A", 65, t0_ + 100 * kS);
   StartService(Options());
@@ -224,7 +224,8 @@ TEST_F(UplinkServiceTest, IncidentEvidenceAndManifestAreUploadedVerifiedAndReadB
   EXPECT_NE(manifest["device_public_key_pem"].get<std::string>().find("BEGIN PUBLIC KEY"),
             std::string::npos);
   // What the server holds is the sealed file.
-  auto object = Client()->GetObject(config_.uplink.bucket, uplink::SegmentFiles(device_, road2)[0].key);
+  auto object =
+      Client()->GetObject(config_.uplink.bucket, uplink::SegmentFiles(device_, road2)[0].key);
   ASSERT_TRUE(object.ok());
   EXPECT_EQ(storage::Sha256Hex(*object), road2.sha256_hex);
 
@@ -249,8 +250,9 @@ TEST_F(UplinkServiceTest, IncidentEvidenceAndManifestAreUploadedVerifiedAndReadB
   // A case number attached later: a second manifest.
   storage::IncidentRecord linked = *catalog_->FindIncident(incident.id).value();
   linked.case_number = "CASE-7";
-  ASSERT_TRUE(catalog_->SaveIncident(linked, {{clock_.NowUtcNs(), "link", "case_number=CASE-7",
-                                               "li-wei"}}).ok());
+  ASSERT_TRUE(
+      catalog_->SaveIncident(linked, {{clock_.NowUtcNs(), "link", "case_number=CASE-7", "li-wei"}})
+          .ok());
   service_->OnIncidentChanged(linked, "link");
   ASSERT_TRUE(WaitFor(
       [&] { return Verified().count(uplink::ManifestKey(device_, incident.id, 2)) > 0; }, 30));
@@ -325,8 +327,10 @@ TEST_F(UplinkServiceTest, ACameraFailureIsOnTheServerWithinSeconds) {
   StartService(Options());
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   const auto failed = std::chrono::steady_clock::now();
-  ASSERT_TRUE(catalog_->AddEvent({clock_.NowUtcNs(), "camera-error", "cabin-rear", "",
-                                  "/dev/video2: device disconnected (ENODEV)"}).ok());
+  ASSERT_TRUE(catalog_
+                  ->AddEvent({clock_.NowUtcNs(), "camera-error", "cabin-rear", "",
+                              "/dev/video2: device disconnected (ENODEV)"})
+                  .ok());
   ASSERT_TRUE(WaitFor([&] { return CountVerified("-camera-error.json") == 1; }, 10));
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - failed).count();
