@@ -314,6 +314,20 @@ void UplinkService::WriteManifests(const std::vector<storage::IncidentRecord>& i
   const int64_t delay_ns =
       (options_.manifest_delay_s >= 0 ? options_.manifest_delay_s : config_.segment_seconds + 10) *
       base::kNsPerSecond;
+  // Nothing that goes into a manifest changed since the last look: nothing to build. (Each look
+  // would otherwise read the audit log and build every closed incident's manifest again.)
+  std::string inputs = std::to_string(segments.size()) + "/" + std::to_string(events.size());
+  auto audit_size = env_->FileSize(base::JoinPath(config_.data_dir, "audit.log"));
+  inputs += "/" + std::to_string(audit_size.ok() ? *audit_size : 0);
+  for (const storage::IncidentRecord& incident : incidents) {
+    const bool due = !incident.open() && now >= incident.evidence_to_utc_ns() + delay_ns;
+    inputs += "/" + incident.id + ":" + (due ? "1" : "0") + ":" +
+              std::to_string(incident.entries.size()) + ":" + incident.alarm_number + ":" +
+              incident.case_number + ":" + storage::RetentionClassName(incident.retention) + ":" +
+              std::to_string(incident.closed_utc_ns);
+  }
+  if (inputs == manifest_inputs_) return;
+  bool all_written = true;
   std::optional<std::vector<storage::AuditEntry>> audit;
   std::optional<std::string> public_key;
   for (const storage::IncidentRecord& incident : incidents) {
@@ -362,6 +376,7 @@ void UplinkService::WriteManifests(const std::vector<storage::IncidentRecord>& i
     if (s.ok()) s = env_->WriteFileDurably(path, text, 0640);
     if (!s.ok()) {
       base::LogError("manifest not written: " + s.message(), {{"INCIDENT", incident.id}});
+      all_written = false;
       continue;
     }
     base::Log(base::Severity::kNotice,
@@ -369,6 +384,7 @@ void UplinkService::WriteManifests(const std::vector<storage::IncidentRecord>& i
                   " queued for upload (" + std::to_string(input.segments.size()) + " segments)",
               {{"INCIDENT", incident.id}});
   }
+  if (all_written) manifest_inputs_ = inputs;
 }
 
 base::Status UplinkService::Refresh(storage::Catalog& catalog) {
@@ -396,6 +412,8 @@ base::Status UplinkService::Refresh(storage::Catalog& catalog) {
     if (state_.events_seen > events_count) state_.events_seen = 0;  // a catalog rebuilt
     for (int64_t i = state_.events_seen; i < events_count; ++i) {
       const storage::CatalogEvent& e = (*events)[i];
+      // A day old (a first start on a device with history): in the manifests, not news.
+      if (e.utc_ns < now - 24 * kHourNs) continue;
       // A camera that keeps failing is one alert per 10 minutes, not one per retry.
       int64_t& last = last_event_alert_[e.kind + "/" + e.camera];
       if (uplink::IsAlertEvent(e.kind) &&

@@ -185,6 +185,7 @@ class UplinkService {
   std::atomic<int64_t> files_verified_{0};
   std::atomic<int64_t> part_bytes_sent_{0};
   std::atomic<int64_t> parts_sent_{0};
+  std::string manifest_inputs_;  // planner thread: what the manifests were last built from
   std::map<std::string, int64_t> last_event_alert_;  // "kind/camera" -> utc of its last alert
 };
 
