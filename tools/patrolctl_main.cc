@@ -383,7 +383,9 @@ void PrintUplink(const json& body) {
                     ? Bytes(c["rate_cap_bytes_per_s"]).c_str()
                     : "no");
   }
-  if (body.contains("incidents") && body["incidents"].is_array()) {
+  if (body.contains("incidents") && body["incidents"].is_array() && body["incidents"].empty()) {
+    std::printf("24-hour rule: no closed incident\n");
+  } else if (body.contains("incidents") && body["incidents"].is_array()) {
     std::printf("24-hour rule (close to complete verified upload):\n");
     for (const json& i : body["incidents"]) {
       std::printf("  %-36s %-13s %lld/%lld segments, manifest %s, deadline %s\n",
