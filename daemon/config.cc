@@ -43,6 +43,13 @@ const std::vector<std::string> kInputKeys = {"kind",        "chip",       "line"
 const std::vector<std::string> kCrashKeys = {"iio_device", "threshold_g", "duration_ms",
                                              "poll_hz"};
 const std::vector<std::string> kApiKeys = {"socket", "listen"};
+const std::vector<std::string> kUplinkKeys = {
+    "endpoint",           "region",           "bucket",
+    "access_key",         "secret_key_file",  "ca_file",
+    "client_cert",        "client_key",       "part_size_mib",
+    "jobs",               "ordinary_retention_days", "cellular_rate_kib_s",
+    "monthly_budget_mib", "background_over_cellular", "depot_interfaces",
+    "depot_geofence",     "deadline_alert_hours", "network"};
 const std::vector<std::string> kUserKeys = {"role", "token_sha256"};
 const std::vector<std::string> kCameraKeys = {"source",    "url",          "device",  "format",
                                               "clip",      "pattern",      "width",   "height",
@@ -75,6 +82,7 @@ const std::vector<std::string>* KeysOf(const std::string& kind) {
   if (kind == "input") return &kInputKeys;
   if (kind == "crash") return &kCrashKeys;
   if (kind == "api") return &kApiKeys;
+  if (kind == "uplink") return &kUplinkKeys;
   if (kind == "user") return &kUserKeys;
   return nullptr;
 }
@@ -258,7 +266,7 @@ bool IsKeyWord(const std::string& key) {
 // The section kinds a key belongs to, for "it belongs in [storage]".
 std::string HomeOf(const std::string& key) {
   for (const char* kind : {"device", "storage", "gps", "incidents", "camera", "geofence", "input",
-                           "crash", "api", "user"}) {
+                           "crash", "api", "user", "uplink"}) {
     const auto* keys = KeysOf(kind);
     if (std::find(keys->begin(), keys->end(), key) != keys->end()) {
       std::string k = kind;
@@ -315,10 +323,10 @@ std::vector<Section> Split(const std::string& text, Errors& errors, int* line_co
         errors.Add(number,
                    "unknown section " + Quote("[" + inside + "]") +
                        "; expected [device], [storage], [gps], [incidents], [camera NAME], "
-                       "[geofence NAME], [input NAME], [crash], [api] or [user NAME]" +
-                       DidYouMean(Suggest(section.kind,
-                                          {"device", "storage", "gps", "incidents", "camera",
-                                           "geofence", "input", "crash", "api", "user"})));
+                       "[geofence NAME], [input NAME], [crash], [api], [uplink] or [user NAME]" +
+                       DidYouMean(Suggest(section.kind, {"device", "storage", "gps", "incidents",
+                                                         "camera", "geofence", "input", "crash",
+                                                         "api", "user", "uplink"})));
         continue;
       }
       if (section.IsNamed() && section.name.empty()) {
@@ -706,6 +714,87 @@ void ReadApi(const Section& section, Errors& errors, ApiConfig* api) {
   }
 }
 
+bool IsHttpUrl(const std::string& url) {
+  for (const std::string scheme : {"http://", "https://"}) {
+    if (url.size() > scheme.size() && url.compare(0, scheme.size(), scheme) == 0 &&
+        url.find_first_of(" \t?#") == std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool IsInterfaceName(const std::string& name) {
+  return !name.empty() && name.size() < 16 && std::all_of(name.begin(), name.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_' || c == '.';
+         });
+}
+
+void ReadUplink(const Section& section, Errors& errors, UplinkConfig* uplink) {
+  Reader reader(section, errors);
+  if (const Entry* endpoint = reader.Get("endpoint")) {
+    if (endpoint->value == "none") {
+      uplink->endpoint.clear();
+    } else if (IsHttpUrl(endpoint->value)) {
+      uplink->endpoint = endpoint->value;
+    } else {
+      reader.Bad("endpoint", "https://HOST:PORT (or http://) of the S3 server, or none");
+    }
+  }
+  uplink->region = reader.String("region", uplink->region);
+  const bool on = !uplink->endpoint.empty();
+  const std::string why = " (the uplink is on: endpoint is set)";
+  uplink->bucket = reader.String("bucket", "", on, why);
+  uplink->access_key = reader.String("access_key", "", on, why);
+  uplink->secret_key_file = reader.String("secret_key_file", "", on, why);
+  uplink->ca_file = reader.String("ca_file", "");
+  uplink->client_cert = reader.String("client_cert", "");
+  uplink->client_key = reader.String("client_key", "");
+  for (const char* key : {"secret_key_file", "ca_file", "client_cert", "client_key"}) {
+    const Entry* entry = reader.Get(key);
+    if (entry && !IsAbsolutePath(entry->value)) reader.Bad(key, "an absolute path");
+  }
+  if (reader.Get("client_cert") && !reader.Get("client_key")) {
+    reader.Missing("client_key", " (client_cert is set)");
+  }
+  if (reader.Get("bucket") &&
+      (uplink->bucket.size() < 3 || uplink->bucket.size() > 63 ||
+       !std::all_of(uplink->bucket.begin(), uplink->bucket.end(), [](char c) {
+         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+       }))) {
+    reader.Bad("bucket", "an S3 bucket name (3 to 63 of a-z, 0-9, '-', '.')");
+  }
+  // 5 MiB is S3's smallest part; 1 is accepted for tests against servers that allow it.
+  reader.Int("part_size_mib", 1, 512, &uplink->part_size_mib);
+  reader.Int("jobs", 1, 8, &uplink->jobs);
+  reader.Int("ordinary_retention_days", 183, 36500, &uplink->ordinary_retention_days);
+  reader.Int("cellular_rate_kib_s", 0, 1000000, &uplink->cellular_rate_kib_s);
+  reader.Int("monthly_budget_mib", 0, 100000000, &uplink->monthly_budget_mib);
+  reader.Bool("background_over_cellular", &uplink->background_over_cellular);
+  reader.Bool("depot_geofence", &uplink->depot_geofence);
+  reader.Int("deadline_alert_hours", 1, 23, &uplink->deadline_alert_hours);
+  const std::vector<std::pair<std::string, std::string>> networks = {
+      {"auto", "auto"}, {"depot", "depot"}, {"cellular", "cellular"}};
+  reader.Choice("network", networks, &uplink->network);
+  if (const Entry* interfaces = reader.Get("depot_interfaces")) {
+    uplink->depot_interfaces.clear();
+    bool bad = false;
+    size_t begin = 0;
+    while (!interfaces->value.empty() && interfaces->value != "none" &&
+           begin <= interfaces->value.size()) {
+      size_t end = interfaces->value.find(',', begin);
+      if (end == std::string::npos) end = interfaces->value.size();
+      std::string name = Trim(std::string_view(interfaces->value).substr(begin, end - begin));
+      bad = bad || !IsInterfaceName(name);
+      uplink->depot_interfaces.push_back(name);
+      begin = end + 1;
+    }
+    if (bad) reader.Bad("depot_interfaces", "network interface names separated by commas, e.g. "
+                                            "wlan0, eth1, or none");
+  }
+}
+
 bool IsLowerHex64(const std::string& text) {
   return text.size() == 64 && std::all_of(text.begin(), text.end(), [](char c) {
            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
@@ -996,6 +1085,7 @@ Result<Config> Parse(const std::string& text, const std::string& file_name, base
     }
     if (section.kind == "crash") config.crash = ReadCrash(section, errors);
     if (section.kind == "api") ReadApi(section, errors, &config.api);
+    if (section.kind == "uplink") ReadUplink(section, errors, &config.uplink);
     if (section.kind == "user") config.users.push_back(ReadUser(section, errors));
   }
   // One token, one identity: the audit log must be able to say who did it.
@@ -1173,6 +1263,27 @@ std::string FormatConfig(const Config& config) {
                  : config.api.listen_host.find(':') != std::string::npos
                      ? "[" + config.api.listen_host + "]:" + config.api.listen_port
                      : config.api.listen_host + ":" + config.api.listen_port);
+  const UplinkConfig& uplink = config.uplink;
+  out += "\n[uplink]\n";
+  line("endpoint", uplink.enabled() ? uplink.endpoint : "none");
+  line("region", uplink.region);
+  if (!uplink.bucket.empty()) line("bucket", uplink.bucket);
+  if (!uplink.access_key.empty()) line("access_key", uplink.access_key);
+  if (!uplink.secret_key_file.empty()) line("secret_key_file", uplink.secret_key_file);
+  if (!uplink.ca_file.empty()) line("ca_file", uplink.ca_file);
+  if (!uplink.client_cert.empty()) line("client_cert", uplink.client_cert);
+  if (!uplink.client_key.empty()) line("client_key", uplink.client_key);
+  line("part_size_mib", std::to_string(uplink.part_size_mib));
+  line("jobs", std::to_string(uplink.jobs));
+  line("ordinary_retention_days", std::to_string(uplink.ordinary_retention_days));
+  line("cellular_rate_kib_s", std::to_string(uplink.cellular_rate_kib_s));
+  line("monthly_budget_mib", std::to_string(uplink.monthly_budget_mib));
+  line("background_over_cellular", uplink.background_over_cellular ? "true" : "false");
+  line("depot_interfaces",
+       uplink.depot_interfaces.empty() ? "none" : Join(uplink.depot_interfaces, ", "));
+  line("depot_geofence", uplink.depot_geofence ? "true" : "false");
+  line("network", uplink.network);
+  line("deadline_alert_hours", std::to_string(uplink.deadline_alert_hours));
   for (const UserConfig& user : config.users) {
     out += "\n[user " + user.name + "]\n";
     line("role", RoleName(user.role));

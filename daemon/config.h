@@ -8,11 +8,11 @@
 //
 // Format: UTF-8 text. `[device]`, `[storage]`, optionally `[gps]`, `[incidents]`,
 // `[geofence NAME]`, `[input NAME]` (trigger inputs), `[crash]` (the crash sensor), `[api]` and
-// `[user NAME]` (the control API), and one `[camera NAME]` section per camera, each holding
-// `key = value` lines. Whitespace around keys and
-// values is ignored. `#` begins a comment at the start of a line or after whitespace (so
-// `rtsp://host/a#b` keeps its `#`). A value may be written in double quotes to keep leading or
-// trailing spaces or a ` #`; inside quotes `\"` is a quote and `\\` a backslash.
+// `[user NAME]` (the control API), `[uplink]` (docs/uplink.md), and one `[camera NAME]` section
+// per camera, each holding `key = value` lines. Whitespace around keys and values is ignored.
+// `#` begins a comment at the start of a line or after whitespace (so `rtsp://host/a#b` keeps its
+// `#`). A value may be written in double quotes to keep leading or trailing spaces or a ` #`;
+// inside quotes `\"` is a quote and `\\` a backslash.
 #pragma once
 
 #include <optional>
@@ -93,6 +93,35 @@ struct ApiConfig {
   bool operator==(const ApiConfig&) const = default;
 };
 
+// [uplink]: where and how recordings leave the vehicle (docs/uplink.md). The file names the
+// secret key's file, never the secret, so a copy of the configuration grants nothing.
+struct UplinkConfig {
+  std::string endpoint;  // "https://host:port" or "http://host:port"; "" = `none` (uplink off)
+  std::string region = "us-east-1";  // the SigV4 signing region
+  std::string bucket;                // required with an endpoint
+  std::string access_key;            // required with an endpoint
+  std::string secret_key_file;       // absolute; a file holding the secret key; required
+  std::string ca_file;               // absolute PEM; "" = the system's CAs
+  std::string client_cert;           // absolute PEM, optional
+  std::string client_key;            // absolute PEM, optional (with client_cert)
+  int part_size_mib = 16;            // 5..512 (S3's minimum is 5; 1 is accepted, for tests)
+  int jobs = 4;                      // parallel uploads at the depot, 1..8
+  int ordinary_retention_days = 183;  // object-lock retention of ordinary footage, 183..36500
+  int cellular_rate_kib_s = 512;      // upload cap on cellular, KiB/s; 0: no cap
+  int monthly_budget_mib = 4096;      // cellular data per calendar month (UTC), MiB; 0: none
+  bool background_over_cellular = false;  // background footage over cellular too
+  // Network interfaces that mean "at the depot" when they carry the default route (e.g. wlan0).
+  std::vector<std::string> depot_interfaces;
+  // How the network is judged: "auto" (default route's interface, depot geofence), or forced to
+  // "depot" or "cellular" (a technician's diagnosis, the demo).
+  std::string network = "auto";
+  bool depot_geofence = true;  // inside a [geofence] of kind depot also means "at the depot"
+  // 第十四条: an incident not completely uploaded and verified this long after its close raises
+  // an alert (the deadline is 24 h), 1..23.
+  int deadline_alert_hours = 20;
+  bool enabled() const { return !endpoint.empty(); }
+  bool operator==(const UplinkConfig&) const = default;
+};
 // [user NAME]: one user of the control API. The file holds the SHA-256 of the token, never the
 // token, so a copy of the configuration grants nothing.
 struct UserConfig {
@@ -108,6 +137,7 @@ struct Config {
   GpsConfig gps;
   IncidentPolicy incidents;
   ApiConfig api;
+  UplinkConfig uplink;  // [uplink]; absent: uplink off
   std::vector<UserConfig> users;         // [user NAME] sections, in file order
   std::string data_dir;                  // absolute; segments, seals and the catalog live here
   int segment_seconds = 60;              // length of a segment file, 2..3600

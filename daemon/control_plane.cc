@@ -94,6 +94,7 @@ base::Status ControlPlane::Open() {
   api_ = std::make_unique<ApiServer>(config.users, *audit_);
   routes_ = std::make_unique<ControlRoutes>(api_.get(), recorder_, duty_.get(), clock_,
                                             disk_guard_.get());
+  OpenUplink();
   ApiListenConfig listen = ListenConfigFrom(config.api);
   base::Status listening = api_->Listen(listen);
   if (!listening.ok()) {
@@ -110,13 +111,75 @@ base::Status ControlPlane::Open() {
   return base::Status::Ok();
 }
 
+void ControlPlane::OpenUplink() {
+  // The route answers even with the uplink off (it says so), for every role; technicians see
+  // counts, not file names or incidents (R13).
+  api_->Route("GET", "/v1/uplink",
+              {Role::kOfficer, Role::kSupervisor, Role::kTechnician, Role::kAuditor},
+              AuditPolicy::kRefusalsOnly, [this](const ApiRequest& request) {
+                ApiResponse response;
+                if (!uplink_) {
+                  response.body = {{"enabled", false}, {"mode", "off"}};
+                } else {
+                  response.body = uplink_->Snapshot(request.who.role != Role::kTechnician);
+                }
+                return response;
+              });
+  const Config& config = recorder_->config();
+  if (!config.uplink.enabled()) return;
+  uplink_ = std::make_unique<UplinkService>(config, env_, clock_, uplink_options_);
+  recorder_->add_on_sealed([this](const storage::SegmentRecord& r) {
+    if (uplink_) uplink_->OnSealed(r);
+  });
+  duty_->add_on_change([this](const storage::IncidentRecord& incident, const std::string& what) {
+    if (uplink_) uplink_->OnIncidentChanged(incident, what);
+  });
+  // A failed self-check is an alert for the back office (R5: failures are reported).
+  routes_->set_on_self_check([this](const nlohmann::json& result) {
+    if (!uplink_ || result.value("ok", true)) return;
+    std::string failed;
+    for (const nlohmann::json& check : result.value("checks", nlohmann::json::array())) {
+      if (check.value("ok", true)) continue;
+      failed += (failed.empty() ? "" : "; ") + check.value("name", std::string("?")) + ": " +
+                check.value("detail", std::string());
+    }
+    (void)uplink_->RaiseAlert({"self-check-failed", 0, "", "", "", failed});
+  });
+  // The disk full with nothing evictable (R9: recording never stops silently) reaches the back
+  // office within seconds too.
+  if (disk_guard_) {
+    disk_guard_->set_on_alert([this](const std::string& detail) {
+      if (uplink_) (void)uplink_->RaiseAlert({"disk-full", 0, "", "", "", detail});
+    });
+  }
+}
+
 void ControlPlane::Start() {
   if (duty_) duty_->Start();
   if (disk_guard_) disk_guard_->Start();
   if (routes_) routes_->Start();
+  if (uplink_) {
+    base::Status started = uplink_->Start();
+    if (!started.ok()) {
+      base::LogError("uplink not started (recording goes on; nothing leaves the vehicle): " +
+                     started.message());
+    }
+    // The depot geofence, once a second (Position is read on the main loop only).
+    uplink_tick_ = g_timeout_add_seconds(
+        1,
+        [](gpointer self) -> gboolean {
+          auto* plane = static_cast<ControlPlane*>(self);
+          plane->uplink_->SetInsideDepot(
+              plane->recorder_->position().InsideKind(gps::GeofenceKind::kDepot));
+          return G_SOURCE_CONTINUE;
+        },
+        this);
+  }
 }
 
 void ControlPlane::Stop() {
+  if (uplink_tick_) g_source_remove(uplink_tick_), uplink_tick_ = 0;
+  if (uplink_) uplink_->Stop();
   if (routes_) routes_->Stop();
   if (api_) api_->Stop();
   if (disk_guard_) disk_guard_->Stop();

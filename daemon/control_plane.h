@@ -16,6 +16,7 @@
 #include "daemon/disk_guard.h"
 #include "daemon/duty.h"
 #include "daemon/recorder.h"
+#include "daemon/uplink_service.h"
 #include "storage/audit_log.h"
 
 namespace patrolrec::daemon {
@@ -40,6 +41,11 @@ class ControlPlane {
   DiskGuard* disk_guard() { return disk_guard_.get(); }
   ApiServer* api() { return api_.get(); }
   storage::AuditLog* audit() { return audit_.get(); }
+  UplinkService* uplink() { return uplink_.get(); }
+  // Tests: how the uplink judges the network, its part size, its tick (before Open).
+  void set_uplink_options_for_testing(UplinkServiceOptions options) {
+    uplink_options_ = std::move(options);
+  }
   // "control API on /run/patrolrec/api.sock and 127.0.0.1:8080", or why not.
   const std::string& description() const { return description_; }
 
@@ -50,6 +56,8 @@ class ControlPlane {
 
  private:
   base::Status OpenAudit();
+  // The uplink service and GET /v1/uplink (docs/uplink.md).
+  void OpenUplink();
 
   Recorder* recorder_;
   base::Env* env_;
@@ -59,6 +67,9 @@ class ControlPlane {
   std::unique_ptr<DiskGuard> disk_guard_;
   std::unique_ptr<ApiServer> api_;
   std::unique_ptr<ControlRoutes> routes_;
+  std::unique_ptr<UplinkService> uplink_;
+  UplinkServiceOptions uplink_options_;
+  guint uplink_tick_ = 0;
   std::vector<std::unique_ptr<inputs::InputSource>> test_inputs_;
   std::string description_ = "control API not started";
 };

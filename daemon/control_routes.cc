@@ -110,6 +110,7 @@ ControlRoutes::ControlRoutes(ApiServer* server, Recorder* recorder, Duty* duty, 
           [this](const ApiRequest&) { return Ok(Health()); });
   s.Route("POST", "/v1/self-check", kSelfCheckers, AuditPolicy::kAlways, [this](const ApiRequest&) {
     ApiResponse response = Ok(SelfCheck());
+    if (on_self_check_) on_self_check_(response.body);
     response.audit_detail = response.body["ok"].get<bool>() ? "all checks passed" : "checks failed";
     return response;
   });

@@ -5,6 +5,7 @@
 // the roles that may see evidence; camera health to every role.
 #pragma once
 
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "base/clock.h"
@@ -37,6 +38,11 @@ class ControlRoutes {
   nlohmann::json Status(Role role) const;
   nlohmann::json Health() const;
   nlohmann::json SelfCheck() const;
+  // Called on the main loop with every self-check result run through the API (the uplink sends
+  // failed ones as alerts).
+  void set_on_self_check(std::function<void(const nlohmann::json&)> f) {
+    on_self_check_ = std::move(f);
+  }
 
  private:
   ApiResponse FromReply(const IncidentReply& reply, int ok_status, const std::string& what);
@@ -49,6 +55,7 @@ class ControlRoutes {
   DiskGuard* disk_guard_;
   unsigned health_timer_ = 0;
   std::string last_health_;
+  std::function<void(const nlohmann::json&)> on_self_check_;
 };
 
 }  // namespace patrolrec::daemon

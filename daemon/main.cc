@@ -336,7 +336,7 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   if (!options.quiet) {
-    recorder.set_on_sealed([](const storage::SegmentRecord& r) {
+    recorder.add_on_sealed([](const storage::SegmentRecord& r) {
       std::string time = r.time_source;
       if (r.clock_offset_ns) time += " " + gps::FormatOffset(*r.clock_offset_ns);
       std::printf(

@@ -138,8 +138,10 @@ base::Status Recorder::Open() {
     callbacks.on_segment_closed = [this](const pipeline::SegmentClosed& closed) {
       OnSegmentClosed(closed);
     };
-    callbacks.on_failure = [](const std::string& camera_name, const std::string& cause,
-                              int retry_in_ms) {
+    callbacks.on_failure = [this](const std::string& camera_name, const std::string& cause,
+                                  int retry_in_ms) {
+      // An interruption (R6): in the catalog, for the incident manifests and the uplink's alerts.
+      sealer_->RecordEvent({clock_->NowUtcNs(), "camera-error", camera_name, "", cause});
       // The camera's name is in the text as well as in CAMERA=: a plain `journalctl -u
       // patrolrecd` or a console shows only the text.
       base::LogError("camera \"" + camera_name + "\" failed: " + cause + "; retrying in " +
@@ -324,8 +326,7 @@ void Recorder::OnSealed(const storage::SealOutcome& outcome) {
           std::to_string(r.frames) + " frames, " + std::to_string(r.bytes) + " bytes, sha256 " +
           r.sha256_hex,
       {{"CAMERA", r.camera}, {"SEGMENT", r.file}, {"SEQUENCE", std::to_string(r.sequence)}});
-  if (on_sealed_) on_sealed_(r);
-  for (const auto& listener : more_on_sealed_) listener(r);
+  for (const auto& on_sealed : on_sealed_) on_sealed(r);
 }
 
 void Recorder::Stop(std::function<void()> done) {

@@ -104,13 +104,10 @@ class Recorder {
   // Called on the main loop for every fix with a position (speed triggers, the status page).
   void set_on_fix(std::function<void(const gps::Fix&)> f) { on_fix_ = std::move(f); }
 
-  // Called on the main loop after each segment is sealed.
-  void set_on_sealed(std::function<void(const storage::SegmentRecord&)> f) {
-    on_sealed_ = std::move(f);
-  }
-  // Adds another listener called after set_on_sealed's (the disk guard).
+  // Called on the main loop after each segment is sealed, in the order they were added (the
+  // console's line, the uplink, the disk guard).
   void add_on_sealed(std::function<void(const storage::SegmentRecord&)> f) {
-    more_on_sealed_.push_back(std::move(f));
+    on_sealed_.push_back(std::move(f));
   }
 
   const Config& config() const { return config_; }
@@ -157,8 +154,7 @@ class Recorder {
   guint stop_poll_ = 0;
   int cameras_stopping_ = 0;
   std::function<void()> stop_done_;
-  std::function<void(const storage::SegmentRecord&)> on_sealed_;
-  std::vector<std::function<void(const storage::SegmentRecord&)>> more_on_sealed_;
+  std::vector<std::function<void(const storage::SegmentRecord&)>> on_sealed_;
   int segments_sealed_ = 0;
   int seal_failures_ = 0;
 };

@@ -47,6 +47,8 @@ constexpr char kUsage[] =
     "Commands:\n"
     "  status                      device, cameras, position, time and the open incident\n"
     "  health                      health of cameras, GPS, disk and uplink\n"
+    "  uplink                      what is uploaded, queued and held (and why), the budget,\n"
+    "                              each incident's 24-hour status\n"
     "  self-check                  run the self-check now (technician, supervisor)\n"
     "  incident list|show|dispatch|phase|mark|handover|close|override-close|link|explain|\n"
     "           retention          incidents; `patrolctl incident --help`\n"
@@ -320,6 +322,93 @@ void PrintStatus(const json& body) {
   PrintTree(rest, 0);
 }
 
+std::string Bytes(const json& value) {
+  const double bytes = value.is_number() ? value.get<double>() : 0;
+  char text[32];
+  if (bytes >= 1024.0 * 1024 * 1024) {
+    std::snprintf(text, sizeof text, "%.2f GiB", bytes / (1024.0 * 1024 * 1024));
+  } else if (bytes >= 1024.0 * 1024) {
+    std::snprintf(text, sizeof text, "%.1f MiB", bytes / (1024.0 * 1024));
+  } else if (bytes >= 1024.0) {
+    std::snprintf(text, sizeof text, "%.1f KiB", bytes / 1024.0);
+  } else {
+    std::snprintf(text, sizeof text, "%.0f B", bytes);
+  }
+  return text;
+}
+
+void PrintUplink(const json& body) {
+  if (!body.is_object()) return PrintTree(body, 0);
+  if (!body.value("enabled", false)) {
+    std::printf("uplink: off ([uplink] endpoint = none)\n");
+    return;
+  }
+  std::printf("uplink: %s bucket %s, network %s, %d worker(s)\n", Field(body, "endpoint").c_str(),
+              Field(body, "bucket").c_str(), Field(body, "mode").c_str(), body.value("workers", 0));
+  if (body.contains("queue") && body["queue"].is_object()) {
+    std::printf("queue:\n");
+    for (const char* name : {"alert", "manifest", "evidence", "background"}) {
+      const json& q = body["queue"].value(name, json::object());
+      std::printf("  %-11s %4lld ready (%s), %4lld held (%s)\n", name,
+                  static_cast<long long>(q.value("ready", 0)),
+                  Bytes(q.value("ready_bytes", int64_t{0})).c_str(),
+                  static_cast<long long>(q.value("held", 0)),
+                  Bytes(q.value("held_bytes", int64_t{0})).c_str());
+    }
+  }
+  if (body.contains("held") && body["held"].is_array() && !body["held"].empty()) {
+    std::printf("held, and why:\n");
+    for (const json& h : body["held"]) {
+      std::printf("  %lld %s (%s): %s\n", static_cast<long long>(h.value("jobs", 0)),
+                  Field(h, "class").c_str(), Bytes(h.value("bytes", int64_t{0})).c_str(),
+                  Field(h, "why").c_str());
+    }
+  }
+  if (body.contains("in_flight") && body["in_flight"].is_array()) {
+    for (const json& f : body["in_flight"]) {
+      const double total = f.value("total_bytes", 0.0);
+      std::printf("uploading: %s %s %s of %s (%.0f%%)\n", Field(f, "class").c_str(),
+                  f.contains("key") ? Field(f, "key").c_str() : "",
+                  Bytes(f.value("done_bytes", int64_t{0})).c_str(),
+                  Bytes(f.value("total_bytes", int64_t{0})).c_str(),
+                  total > 0 ? 100.0 * f.value("done_bytes", 0.0) / total : 0.0);
+    }
+  }
+  if (body.contains("cellular") && body["cellular"].is_object()) {
+    const json& c = body["cellular"];
+    std::printf("cellular this month (%s): %s of %s budget, cap %s/s\n", Field(c, "month").c_str(),
+                Bytes(c.value("bytes_sent", 0)).c_str(),
+                c.value("budget_bytes", int64_t{0}) ? Bytes(c["budget_bytes"]).c_str() : "no",
+                c.value("rate_cap_bytes_per_s", int64_t{0})
+                    ? Bytes(c["rate_cap_bytes_per_s"]).c_str()
+                    : "no");
+  }
+  if (body.contains("incidents") && body["incidents"].is_array() && body["incidents"].empty()) {
+    std::printf("24-hour rule: no closed incident\n");
+  } else if (body.contains("incidents") && body["incidents"].is_array()) {
+    std::printf("24-hour rule (close to complete verified upload):\n");
+    for (const json& i : body["incidents"]) {
+      std::printf("  %-36s %-13s %lld/%lld segments, manifest %s, deadline %s\n",
+                  Field(i, "id").c_str(), Field(i, "state").c_str(),
+                  static_cast<long long>(i.value("segments_verified", 0)),
+                  static_cast<long long>(i.value("segments", 0)),
+                  i.value("manifest_verified", false) ? "verified" : "not yet",
+                  Field(i, "deadline_utc").c_str());
+    }
+  } else if (body.contains("deadline_counts") && body["deadline_counts"].is_object()) {
+    std::printf("24-hour rule, incidents by state:");
+    for (const auto& [state, count] : body["deadline_counts"].items()) {
+      std::printf(" %s %lld", state.c_str(), static_cast<long long>(count.get<int64_t>()));
+    }
+    std::printf("\n");
+  }
+  std::printf("files uploaded and verified since start: %lld\n",
+              static_cast<long long>(body.value("files_verified", 0)));
+  if (body.contains("last_error") && !Field(body, "last_error").empty()) {
+    std::printf("last error: %s\n", Field(body, "last_error").c_str());
+  }
+}
+
 // Prints a successful answer; the per-command printer, or the tree, or "ok".
 using Printer = std::function<void(const json&)>;
 
@@ -452,6 +541,18 @@ const std::map<std::string, Command>& Commands() {
         0,
         0,
         [](const Options& o, const Args&) { return Run(o, "GET", "/v1/health", {}, nullptr); }}},
+      {"uplink",
+       {"Usage: patrolctl uplink\n\nThe uplink: network mode, what is queued by class and what "
+        "is held and why,\nthe uploads under way, the month's cellular use against its budget, "
+        "and each closed\nincident's 24-hour status (technicians see counts only).\n"
+        "Route: GET /v1/uplink (every role).\n",
+        {},
+        {},
+        0,
+        0,
+        [](const Options& o, const Args&) {
+          return Run(o, "GET", "/v1/uplink", {}, PrintUplink);
+        }}},
       {"self-check",
        {"Usage: patrolctl self-check\n\nRuns the self-check now and prints its result.\n"
         "Route: POST /v1/self-check (technician, supervisor).\n",

@@ -322,7 +322,7 @@ TEST(ConfigTest, ReportsUnknownSectionAndSuggestsTheClosestOne) {
                                  "[camera yard]\nsource = test\n");
   EXPECT_THAT(error, HasSubstr(At(7) + "unknown section \"[camra road]\"; expected [device], "
                                        "[storage], [gps], [incidents], [camera NAME], "
-                                       "[geofence NAME], [input NAME], [crash], [api] or "
+                                       "[geofence NAME], [input NAME], [crash], [api], [uplink] or "
                                        "[user NAME] (did you mean \"camera\"?)"));
   // Keys of a section already reported are not reported again, one by one.
   EXPECT_THAT(error, ::testing::Not(HasSubstr(At(8))));

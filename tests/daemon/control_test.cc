@@ -502,5 +502,47 @@ TEST_F(ControlTest, PatrolctlDrivesTheDaemon) {
   EXPECT_THAT(status.output, HasSubstr("recording"));
 }
 
+// GET /v1/uplink answers every role; technicians see counts, never keys, incidents or errors
+// that name files (R13). The uplink here points at a closed port: nothing is uploaded, the queue
+// fills and the error is kept.
+TEST_F(ControlTest, UplinkStatusForEveryRoleAndCountsOnlyForTechnicians) {
+  Config config = TestConfig(dir_.path());
+  config.uplink.endpoint = "http://127.0.0.1:1";
+  config.uplink.bucket = "patrolrec-test";
+  config.uplink.access_key = "key";
+  config.uplink.secret_key_file = dir_ / "secret";
+  config.uplink.network = "cellular";
+  std::ofstream(config.uplink.secret_key_file) << "secret\n";
+  StartDaemon(config);
+  ASSERT_TRUE(RunLoopUntil([&] { return recorder_->segments_sealed() >= 2; }, 20));
+  ASSERT_TRUE(RunLoopUntil(
+      [&] {
+        json j = Call("GET", "/v1/uplink", "supervisor").Json();
+        return j.value("queue", json::object())
+                   .value("background", json::object())
+                   .value("held", 0) > 0;
+      },
+      20));
+  for (const char* role : {"officer", "supervisor", "auditor", "technician"}) {
+    HttpResult r = Call("GET", "/v1/uplink", role);
+    ASSERT_EQ(r.status, 200) << role;
+    json j = r.Json();
+    EXPECT_EQ(j["mode"], "cellular") << role;
+    EXPECT_EQ(j["held"][0]["why"], "background footage waits for the depot") << j.dump(2);
+    const bool technician = std::string(role) == "technician";
+    EXPECT_EQ(j.contains("incidents"), !technician) << role;
+    EXPECT_EQ(j.contains("recent"), !technician) << role;
+    EXPECT_EQ(j.contains("last_error"), !technician) << role;
+  }
+  EXPECT_EQ(Call("GET", "/v1/uplink", "").status, 401);
+}
+
+TEST_F(ControlTest, UplinkOffSaysSo) {
+  StartDaemon(TestConfig(dir_.path()));
+  json j = Call("GET", "/v1/uplink", "technician").Json();
+  EXPECT_EQ(j["enabled"], false);
+  EXPECT_EQ(j["mode"], "off");
+}
+
 }  // namespace
 }  // namespace patrolrec::daemon

@@ -240,7 +240,7 @@ TEST_F(RtspCameraTest, LostCameraIsRetriedWithBackoffAndRecordsAgainOnReturnWhil
   Recorder recorder(config, base::Env::Default(), base::Clock::System());
   ASSERT_TRUE(recorder.Open().ok());
   std::vector<SegmentRecord> sealed_road;
-  recorder.set_on_sealed([&](const SegmentRecord& r) {
+  recorder.add_on_sealed([&](const SegmentRecord& r) {
     if (r.camera == "road") sealed_road.push_back(r);
   });
   pipeline::CameraPipeline* road = recorder.camera("road");

@@ -352,5 +352,16 @@ TEST_F(SystemdUnitTest, SystemCallFilterLeavesTheClockCheckItsAdjtimex) {
       << r.output;
 }
 
+// The uplink's threads lower their own priority (setpriority, ioprio_set) so that uploading never
+// slows recording; `~@resources` would take both away, so the unit adds exactly those two back
+// (systemd-analyze then counts @resources as included, which the exposure limit above allows).
+TEST_F(SystemdUnitTest, SystemCallFilterLetsTheUplinkLowerItsOwnPriority) {
+  auto r = testing::RunCommand(
+      {"systemd-analyze", "security", "--offline=true", "--no-pager", unit_});
+  EXPECT_NE(r.output.find("@resources is included (e.g. ioprio_set is allowed)"),
+            std::string::npos)
+      << r.output;
+}
+
 }  // namespace
 }  // namespace patrolrec
