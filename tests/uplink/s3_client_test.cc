@@ -6,8 +6,15 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <thread>
 
 #include "storage/seal.h"
+#include "tests/test_util.h"
 #include "tests/uplink/s3_test_env.h"
 
 namespace patrolrec::uplink {
@@ -128,6 +135,70 @@ TEST(S3ClientTest, CertificateFromAnotherCaIsAClearPermanentError) {
   EXPECT_EQ(listed.error().code, "CURLE_PEER_FAILED_VERIFICATION");
   EXPECT_THAT(listed.error().ToString(),
               HasSubstr("does not verify against /etc/ssl/certs/ca-certificates.crt"));
+}
+
+// A depot server that asks for the car's client certificate (mutual TLS): socat terminates TLS in
+// front of radosgw, requiring a certificate signed by the test CA. Without one the handshake
+// fails with a clear TLS error; with the configured client_cert_file/client_key_file the upload
+// goes through.
+TEST(S3ClientTest, ClientCertificateIsPresentedWhenTheServerRequiresOne) {
+  S3TestEnv env = LoadS3TestEnv();
+  const std::string ca = env.Get("S3_CA_FILE");
+  const std::string tls_dir = ca.substr(0, ca.rfind('/'));
+  testing::TempDir dir;
+  auto run = [](const std::vector<std::string>& argv) {
+    testing::CommandResult r = testing::RunCommand(argv);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+  };
+  // The car's key and certificate, signed by the test CA.
+  run({"openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", dir / "client.key", "-out",
+       dir / "client.csr", "-subj", "/CN=PR-TEST-0001"});
+  run({"openssl", "x509", "-req", "-in", dir / "client.csr", "-CA", ca, "-CAkey",
+       tls_dir + "/ca.key", "-CAcreateserial", "-CAserial", dir / "ca.srl", "-days", "2", "-out",
+       dir / "client.pem"});
+  // A free port for the mutual-TLS front.
+  int probe = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(probe, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  socklen_t length = sizeof address;
+  getsockname(probe, reinterpret_cast<sockaddr*>(&address), &length);
+  const int port = ntohs(address.sin_port);
+  close(probe);
+  const int pid = testing::StartProcess(
+      {"socat",
+       "OPENSSL-LISTEN:" + std::to_string(port) + ",bind=127.0.0.1,reuseaddr,fork,cert=" + tls_dir +
+           "/server.pem,key=" + tls_dir + "/server.key,cafile=" + ca + ",verify=1",
+       "TCP:127.0.0.1:" + std::to_string(env.Port("S3_ENDPOINT"))},
+      dir / "socat.log");
+  ASSERT_GT(pid, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const std::string bucket = env.Get("S3_PLAIN_BUCKET");
+  const std::string key = UniquePrefix("mtls") + "x.mp4";
+
+  S3Config without = env.Config(port, /*tls=*/true);
+  auto refused = MakeClient(without);
+  ASSERT_TRUE(refused);
+  auto put = refused->PutObject(bucket, key, "no certificate");
+  EXPECT_FALSE(put.ok());
+  if (!put.ok()) {
+    EXPECT_EQ(put.error().http_status, 0) << put.error().ToString();  // no HTTP answer at all
+    EXPECT_THAT(put.error().ToString(), HasSubstr("CURLE_"));
+  }
+
+  S3Config with = without;
+  with.client_cert_file = dir / "client.pem";
+  with.client_key_file = dir / "client.key";
+  auto client = MakeClient(with);
+  ASSERT_TRUE(client);
+  auto etag = client->PutObject(bucket, key, "with the car's certificate");
+  EXPECT_TRUE(etag.ok()) << etag.error().ToString();
+  auto head = client->HeadObject(bucket, key);
+  EXPECT_TRUE(head.ok());
+  kill(-pid, SIGKILL);
+  kill(pid, SIGKILL);
+  testing::WaitProcess(pid);
 }
 
 TEST(S3ClientTest, WrongContentMd5IsBadDigestAndUnknownUploadIsNoSuchUpload) {
