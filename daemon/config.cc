@@ -33,7 +33,8 @@ const std::vector<std::string> kStorageKeys = {"data_dir",
                                                "min_free_percent",
                                                "target_free_percent",
                                                "background_retention_days",
-                                               "evidence_local_retention_days"};
+                                               "evidence_local_retention_days",
+                                               "evict_unuploaded_background"};
 const std::vector<std::string> kGpsKeys = {"gpsd", "stale_seconds", "max_clock_offset_ms"};
 const std::vector<std::string> kIncidentKeys = {"pre_event_s", "post_event_s", "speed_trigger_kmh",
                                                 "link_deadline_hours"};
@@ -588,6 +589,7 @@ void ReadStorage(const Section& section, Errors& errors, Config* config) {
   }
   reader.Int("background_retention_days", 0, 3650, &eviction.background_retention_days);
   reader.Int("evidence_local_retention_days", 0, 3650, &eviction.evidence_local_retention_days);
+  reader.Bool("evict_unuploaded_background", &eviction.evict_unuploaded_background);
 }
 
 }  // namespace
@@ -1193,6 +1195,8 @@ std::string FormatConfig(const Config& config) {
   line("background_retention_days", std::to_string(config.eviction.background_retention_days));
   line("evidence_local_retention_days",
        std::to_string(config.eviction.evidence_local_retention_days));
+  line("evict_unuploaded_background",
+       config.eviction.evict_unuploaded_background ? "true" : "false");
   out += "\n[gps]\n";
   line("gpsd", !config.gps.enabled ? "none"
                : config.gps.host.find(':') != std::string::npos

@@ -1568,7 +1568,7 @@ Result<std::optional<ServerCopy>> Catalog::FindServerCopy(const std::string& fil
   return std::optional<ServerCopy>(std::move(rows->front()));
 }
 
-Status Catalog::MarkEvicting(const EvictionRecord& eviction) {
+Status Catalog::MarkEvicting(const EvictionRecord& eviction, bool background_without_server_copy) {
   const std::string what = "marking segment \"" + eviction.file + "\" for eviction";
   if (eviction.segment_class != "background" && eviction.segment_class != "evidence") {
     return Status::Error("catalog " + path_ + ": " + what + ": class \"" +
@@ -1596,7 +1596,14 @@ Status Catalog::MarkEvicting(const EvictionRecord& eviction) {
   }
   Result<std::optional<ServerCopy>> copy = FindServerCopy(eviction.file);
   if (!copy.ok()) return copy.status();
-  if (!copy->has_value()) {
+  std::string server_copy;
+  if (copy->has_value()) {
+    server_copy = (*copy)->description;
+  } else if (background_without_server_copy && eviction.segment_class == "background") {
+    server_copy =
+        "none: background never verified on the server, evicted because [storage] "
+        "evict_unuploaded_background = true";
+  } else {
     return Status::Error("catalog " + path_ + ": " + what +
                          ": refused: the server holds no verified copy of its video, seal and "
                          "track, and footage is never deleted before that (R9)");
@@ -1607,7 +1614,7 @@ Status Catalog::MarkEvicting(const EvictionRecord& eviction) {
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
   if (!s.ok()) return s.status();
   if (Bind(s->get(), eviction.file, (*segment)->camera, eviction.segment_class, eviction.reason,
-           (*segment)->bytes, (*copy)->description, eviction.marked_utc_ns) != SQLITE_OK ||
+           (*segment)->bytes, server_copy, eviction.marked_utc_ns) != SQLITE_OK ||
       sqlite3_step(s->get()) != SQLITE_DONE) {
     return DbError(db_, path_, what);
   }

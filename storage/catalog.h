@@ -157,8 +157,12 @@ class Catalog {
   // Adds an unfinished eviction row. In the same transaction it checks again that the segment is
   // catalogued, not missing, not already evicted, and has a verified server copy (whose
   // description replaces `eviction.server_copy`): whatever the planner thought, no row that
-  // allows removing unverified footage is ever written (R9).
-  base::Status MarkEvicting(const EvictionRecord& eviction);
+  // allows removing unverified footage is ever written (R9). The one exception is opt-in and
+  // never for evidence: with `background_without_server_copy` (the [storage]
+  // evict_unuploaded_background switch) a background segment with no verified copy is marked,
+  // its server_copy saying so.
+  base::Status MarkEvicting(const EvictionRecord& eviction,
+                            bool background_without_server_copy = false);
   // Sets removed_utc_ns of an unfinished eviction; finishing a finished one is ok (recovery may
   // re-run) and keeps its first time; an unknown file is an error.
   base::Status FinishEviction(const std::string& file, int64_t removed_utc_ns);

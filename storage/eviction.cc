@@ -47,10 +47,7 @@ EvictionPlan PlanEvictions(const EvictionInputs& in, const EvictionPolicy& polic
       continue;
     }
     auto copy = copies.find(s.file);
-    if (copy == copies.end()) {
-      plan.waiting_for_upload_bytes += s.bytes;  // R9: never before a verified server copy
-      continue;
-    }
+    const bool uploaded = copy != copies.end();
     // Evidence of every incident it overlaps; it may be evicted only when all of them allow it.
     bool evidence = false;
     bool open = false;
@@ -65,22 +62,29 @@ EvictionPlan PlanEvictions(const EvictionInputs& in, const EvictionPolicy& polic
         evidence_ended_utc_ns = std::max(evidence_ended_utc_ns, incident.evidence_to_utc_ns());
       }
     }
+    if (!uploaded && (evidence || !policy.evict_unuploaded_background)) {
+      plan.waiting_for_upload_bytes += s.bytes;  // R9: never before a verified server copy
+      continue;
+    }
     EvictionCandidate candidate;
     candidate.segment = s;
+    candidate.without_server_copy = !uploaded;
+    const std::string upload_state =
+        uploaded ? "verified on the server"
+                 : "never verified on the server (evict_unuploaded_background = true)";
     if (!evidence) {
       candidate.segment_class = "background";
       const bool past =
           in.now_utc_ns >= s.end_utc_ns + policy.background_retention_days * kNsPerDay;
       candidate.tier = past ? EvictionTier::kBackgroundPastRetention : EvictionTier::kBackground;
-      candidate.reason =
-          past ? "background past " + Days(policy.background_retention_days) +
-                     " local retention, verified on the server"
-               : "background, verified on the server (disk below " +
-                     std::to_string(policy.min_free_percent) + "% free)";
+      candidate.reason = past ? "background past " + Days(policy.background_retention_days) +
+                                    " local retention, " + upload_state
+                              : "background, " + upload_state + " (disk below " +
+                                    std::to_string(policy.min_free_percent) + "% free)";
       plan.evictable_background_bytes += s.bytes;
     } else {
-      const bool past = in.now_utc_ns >=
-                        evidence_ended_utc_ns + policy.evidence_local_retention_days * kNsPerDay;
+      const bool past =
+          in.now_utc_ns >= evidence_ended_utc_ns + policy.evidence_local_retention_days * kNsPerDay;
       if (open || !past || (permanent && !HasLegalHold(*copy->second))) {
         plan.evidence_kept_bytes += s.bytes;
         continue;
@@ -162,7 +166,7 @@ base::Result<EvictionRecord> EvictSegment(base::Env& env, base::Clock& clock,
   eviction.reason = candidate.reason;
   eviction.bytes = s.bytes;
   eviction.marked_utc_ns = clock.NowUtcNs();
-  base::Status marked = catalog.MarkEvicting(eviction);
+  base::Status marked = catalog.MarkEvicting(eviction, candidate.without_server_copy);
   if (!marked.ok()) return marked;
   if (continue_after && !continue_after(EvictionStep::kMarked)) {
     return base::Status::Error("stopped after marking (test)");

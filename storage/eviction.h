@@ -24,13 +24,17 @@ namespace patrolrec::storage {
 
 // The [storage] keys that govern eviction (daemon/config.h reads them).
 struct EvictionPolicy {
-  int min_free_percent = 10;     // evict when free space falls below this, 1..90
-  int target_free_percent = 15;  // and until this much is free, min_free_percent..95
+  int min_free_percent = 10;               // evict when free space falls below this, 1..90
+  int target_free_percent = 15;            // and until this much is free, min_free_percent..95
   int background_retention_days = 7;       // local retention of background segments, 0..3650
   int evidence_local_retention_days = 30;  // local retention of evidence segments, 0..3650
   // Segments that ended less than this long ago are never evicted: a trigger can still make them
   // evidence (the pre-event buffer). The daemon sets [incidents] pre_event_s plus a margin.
   int64_t recent_guard_s = 180;
+  // R9 keeps every segment until the server holds a verified copy. An agency that decides its
+  // background footage need not reach the server (issue 5's order: background past retention,
+  // then other background, regardless of upload) turns this on; evidence is never affected.
+  bool evict_unuploaded_background = false;
 
   bool operator==(const EvictionPolicy&) const = default;
 };
@@ -45,8 +49,9 @@ enum class EvictionTier {
 struct EvictionCandidate {
   SegmentRecord segment;
   EvictionTier tier = EvictionTier::kBackgroundPastRetention;
-  std::string segment_class;  // "background" or "evidence"
-  std::string reason;         // "background past 7 days local retention"
+  std::string segment_class;         // "background" or "evidence"
+  std::string reason;                // "background past 7 days local retention"
+  bool without_server_copy = false;  // background evicted under evict_unuploaded_background
 };
 
 // What the catalog holds, as the planner sees it: bytes of video by what may happen to them.
@@ -105,8 +110,8 @@ base::Status FinishInterruptedEviction(base::Env& env, base::Clock& clock,
 struct EvictionPassResult {
   base::DiskSpace before;
   base::DiskSpace after;
-  bool below_threshold = false;     // before < min_free_percent
-  bool nothing_evictable = false;   // after the pass, still below min_free_percent
+  bool below_threshold = false;    // before < min_free_percent
+  bool nothing_evictable = false;  // after the pass, still below min_free_percent
   std::vector<EvictionRecord> evicted;
   EvictionPlan plan;                // what remains, after the pass
   std::vector<std::string> errors;  // evictions that failed (each also logged)

@@ -502,7 +502,10 @@ class Verifier {
       auto eviction = evictions_.find(location);
       if (eviction != evictions_.end() && !eviction->second.server_copy.empty()) {
         const EvictionRecord& e = eviction->second;
-        Note(location, "evicted after verified upload (" + e.server_copy + "); " + e.reason +
+        Note(location, std::string(e.server_copy.rfind("none:", 0) == 0
+                                       ? "evicted without a server copy ("
+                                       : "evicted after verified upload (") +
+                           e.server_copy + "); " + e.reason +
                            (e.finished() ? ", removed " + base::FormatUtcNs(e.removed_utc_ns)
                                          : ", marked " + base::FormatUtcNs(e.marked_utc_ns) +
                                                " and not yet finalised"));

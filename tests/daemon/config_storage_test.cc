@@ -24,18 +24,21 @@ TEST(ConfigStorageTest, EvictionKeysDefaultToTheDocumentedValues) {
   EXPECT_EQ(config->eviction.target_free_percent, 15);
   EXPECT_EQ(config->eviction.background_retention_days, 7);
   EXPECT_EQ(config->eviction.evidence_local_retention_days, 30);
+  EXPECT_FALSE(config->eviction.evict_unuploaded_background) << "R9 by default";
 }
 
 TEST(ConfigStorageTest, EvictionKeysAreReadAndRoundTrip) {
   auto config = ParseConfig(Text("min_free_percent = 5\ntarget_free_percent = 20\n"
                                  "background_retention_days = 3\n"
-                                 "evidence_local_retention_days = 90\n"),
+                                 "evidence_local_retention_days = 90\n"
+                                 "evict_unuploaded_background = true\n"),
                             kFile);
   ASSERT_TRUE(config.ok()) << config.message();
   EXPECT_EQ(config->eviction.min_free_percent, 5);
   EXPECT_EQ(config->eviction.target_free_percent, 20);
   EXPECT_EQ(config->eviction.background_retention_days, 3);
   EXPECT_EQ(config->eviction.evidence_local_retention_days, 90);
+  EXPECT_TRUE(config->eviction.evict_unuploaded_background);
   auto again = ParseConfig(FormatConfig(*config), kFile);
   ASSERT_TRUE(again.ok()) << again.message();
   EXPECT_EQ(again->eviction, config->eviction);

@@ -73,9 +73,9 @@ TEST(EvictionPlanTest, BackgroundPastRetentionThenOtherBackgroundThenOldEvidence
   in.incidents = {Incident("i1", evidence.start_utc_ns + kNsPerMinute / 2, kNow - 40 * kDay)};
 
   EvictionPlan plan = PlanEvictions(in, EvictionPolicy{});
-  EXPECT_THAT(Files(plan), ::testing::ElementsAre(older_cabin.file, old_background.file,
-                                                  background.file, recent_background.file,
-                                                  evidence.file));
+  EXPECT_THAT(Files(plan),
+              ::testing::ElementsAre(older_cabin.file, old_background.file, background.file,
+                                     recent_background.file, evidence.file));
   ASSERT_EQ(plan.candidates.size(), 5u);
   EXPECT_EQ(plan.candidates[0].tier, EvictionTier::kBackgroundPastRetention);
   EXPECT_EQ(plan.candidates[0].reason,
@@ -102,8 +102,15 @@ TEST(EvictionPlanTest, NeverUnverifiedOpenIncidentRecentEvictedMissingOrPermanen
   SegmentRecord missing = MakeSegment("road", 8, kNow - 46 * kDay);
   missing.state = SegmentState::kMissing;
   const SegmentRecord evicted = MakeSegment("road", 9, kNow - 45 * kDay);
-  in.segments = {unverified_background, unverified_evidence, young_evidence, permanent_no_hold,
-                 permanent_hold, open_incident, pre_event, missing, evicted};
+  in.segments = {unverified_background,
+                 unverified_evidence,
+                 young_evidence,
+                 permanent_no_hold,
+                 permanent_hold,
+                 open_incident,
+                 pre_event,
+                 missing,
+                 evicted};
   for (const SegmentRecord& s : in.segments) {
     if (s.file == unverified_background.file || s.file == unverified_evidence.file) continue;
     if (s.file == permanent_no_hold.file) {
@@ -140,7 +147,7 @@ TEST(EvictionPlanTest, NeverUnverifiedOpenIncidentRecentEvictedMissingOrPermanen
 }
 
 TEST(EvictionPlanTest, BytesToFreeBringsFreeSpaceFromBelowTheMinimumToTheTarget) {
-  EvictionPolicy policy;  // 10 % / 15 %
+  EvictionPolicy policy;                            // 10 % / 15 %
   EXPECT_EQ(BytesToFree({100, 1000}, policy), 0u);  // exactly 10 %: not below
   EXPECT_EQ(BytesToFree({50, 1000}, policy), 100u);
   EXPECT_EQ(BytesToFree({0, 1000}, policy), 150u);
@@ -224,7 +231,7 @@ TEST_F(EvictionTest, EvictionNeverTouchesUnverifiedEvidenceEvenWithTheDiskFull) 
   evictiontest::VerifyOnServer(*catalog_, verified_evidence);
   evictiontest::VerifyOnServer(*catalog_, background);
   evictiontest::UploadFile(*catalog_, completed_only.file, completed_only.sha256_hex,
-                      RetentionClass::kOrdinary, "", /*verified=*/false);
+                           RetentionClass::kOrdinary, "", /*verified=*/false);
 
   // The disk is full and stays full whatever is removed.
   env_.SetFakeFreeSpace(base::DiskSpace{0, uint64_t{1} << 40});
@@ -267,6 +274,50 @@ TEST_F(EvictionTest, EvictionNeverTouchesUnverifiedEvidenceEvenWithTheDiskFull) 
   }
   EXPECT_TRUE(Exists(unverified));
   EXPECT_TRUE(Exists(completed_only));
+}
+
+// [storage] evict_unuploaded_background = true: an agency's decision that background footage need
+// not reach the server (issue 5's order). Background then goes without a server copy, oldest first
+// within its tier; evidence never does, and the catalog refuses it even when asked.
+TEST_F(EvictionTest, WithEvictUnuploadedBackgroundOnlyBackgroundGoesWithoutAServerCopy) {
+  const SegmentRecord unverified_evidence = Seal("cabin-rear", kNow - 45 * kDay);
+  const SegmentRecord verified_evidence = Seal("road", kNow - 45 * kDay);
+  const SegmentRecord old_background = Seal("road", kNow - 10 * kDay);
+  const SegmentRecord new_background = Seal("road", kNow - 2 * kDay);  // within 7 days
+  ASSERT_TRUE(
+      catalog_
+          ->SaveIncident(
+              Incident("PR-0001-1", kNow - 45 * kDay + kNsPerMinute / 2, kNow - 40 * kDay), {})
+          .ok());
+  evictiontest::VerifyOnServer(*catalog_, verified_evidence);
+  env_.SetFakeFreeSpace(base::DiskSpace{0, uint64_t{1} << 40});
+  EvictionPolicy policy;
+  policy.evict_unuploaded_background = true;
+  auto pass = RunEvictionPass(env_, clock_, dir_.path(), *catalog_, policy);
+  ASSERT_TRUE(pass.ok()) << pass.message();
+  ASSERT_EQ(pass->evicted.size(), 3u);
+  EXPECT_EQ(pass->evicted[0].file, old_background.file);  // past retention first
+  EXPECT_EQ(pass->evicted[1].file, new_background.file);  // then other background
+  EXPECT_EQ(pass->evicted[2].file, verified_evidence.file);
+  EXPECT_THAT(pass->evicted[0].server_copy, HasSubstr("none: background never verified"));
+  EXPECT_THAT(pass->evicted[0].reason, HasSubstr("never verified on the server"));
+  EXPECT_TRUE(Exists(unverified_evidence));
+  EXPECT_EQ(pass->plan.waiting_for_upload_bytes, unverified_evidence.bytes);
+
+  EvictionCandidate forced{unverified_evidence, EvictionTier::kEvidencePastRetention, "evidence",
+                           "forced", /*without_server_copy=*/true};
+  auto refused = EvictSegment(env_, clock_, dir_.path(), *catalog_, forced);
+  EXPECT_FALSE(refused.ok());
+  EXPECT_THAT(refused.message(), HasSubstr("no verified copy"));
+  EXPECT_TRUE(Exists(unverified_evidence));
+
+  // The verifier tells the two kinds of eviction apart.
+  VerifyReport report = Verify();
+  EXPECT_TRUE(report.ok()) << Findings(report.problems);
+  EXPECT_THAT(Findings(report.notes),
+              HasSubstr(old_background.file + ": evicted without a server copy (none: background"));
+  EXPECT_THAT(Findings(report.notes),
+              HasSubstr(verified_evidence.file + ": evicted after verified upload"));
 }
 
 TEST_F(EvictionTest, EvictsOnlyUntilTheTargetAndLogsEachWithItsReason) {
