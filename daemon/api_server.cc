@@ -22,8 +22,11 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/utf8.h"
 
 namespace patrolrec::daemon {
+
+using base::IsValidUtf8;
 namespace {
 
 using base::Status;
@@ -73,39 +76,6 @@ bool PercentDecode(std::string_view in, bool plus_is_space, std::string* out) {
   return true;
 }
 
-bool IsValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t length;
-    uint32_t code;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      length = 2, code = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      length = 3, code = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      length = 4, code = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + length > s.size()) return false;
-    for (size_t k = 1; k < length; ++k) {
-      unsigned char next = static_cast<unsigned char>(s[i + k]);
-      if ((next & 0xC0) != 0x80) return false;
-      code = (code << 6) | (next & 0x3F);
-    }
-    static constexpr uint32_t kMinimum[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (code < kMinimum[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
-      return false;
-    }
-    i += length;
-  }
-  return true;
-}
-
 std::vector<std::string> SplitPath(std::string_view path) {
   std::vector<std::string> segments;
   size_t start = 1;
@@ -134,8 +104,9 @@ bool ParseQuery(const std::string& query, std::map<std::string, std::string>* ou
         (equals != std::string_view::npos &&
          !PercentDecode(pair.substr(equals + 1), true, &value)) ||
         !IsValidUtf8(key) || !IsValidUtf8(value)) {
-      *problem = "malformed query string: expected key=value pairs joined by '&' with "
-                 "%-escapes for special characters";
+      *problem =
+          "malformed query string: expected key=value pairs joined by '&' with "
+          "%-escapes for special characters";
       return false;
     }
     if (!out->emplace(key, value).second) {
@@ -337,8 +308,8 @@ std::optional<ApiResponse> FieldReader::Finish() {
   return ApiResponse::Error(400, "bad-request", problem_);
 }
 
-std::optional<ApiResponse> QueryInt(const ApiRequest& request, const std::string& key,
-                                    int64_t min, int64_t max, int64_t fallback, int64_t* out) {
+std::optional<ApiResponse> QueryInt(const ApiRequest& request, const std::string& key, int64_t min,
+                                    int64_t max, int64_t fallback, int64_t* out) {
   auto it = request.query.find(key);
   if (it == request.query.end()) {
     *out = fallback;
@@ -452,16 +423,15 @@ void ApiServer::Impl::OnEarly(SoupServer*, SoupServerMessage* message, const cha
     } else if (encoding == SOUP_ENCODING_CONTENT_LENGTH &&
                length > static_cast<goffset>(kMaxReadBodyBytes)) {
       refusal = ApiResponse::Error(413, "too-large",
-                                   "the body is " + std::to_string(length) +
-                                       " bytes; at most " + std::to_string(kMaxApiBodyBytes) +
-                                       " are accepted");
+                                   "the body is " + std::to_string(length) + " bytes; at most " +
+                                       std::to_string(kMaxApiBodyBytes) + " are accepted");
     }
     if (!refusal) return;
     RawApiRequest raw = RawFrom(message);
     std::string problem;
     auto who = impl->owner->Authenticate(raw.authorization, &problem);
-    ApiResponse response = impl->owner->Audited(raw, raw.method + " " + raw.path, who, false,
-                                                std::move(*refusal));
+    ApiResponse response =
+        impl->owner->Audited(raw, raw.method + " " + raw.path, who, false, std::move(*refusal));
     const std::string body = Dump(response.body) + "\n";
     const std::string reply =
         "HTTP/1.1 " + std::to_string(response.status) + " " +
@@ -594,8 +564,8 @@ size_t ApiServer::event_streams() const { return impl_->streams.size(); }
 void ApiServer::Publish(const std::string& event, const json& data,
                         const std::set<Role>& visible_to) {
   const int64_t id = impl_->next_event_id++;
-  const std::string text = "id: " + std::to_string(id) + "\nevent: " + event +
-                           "\ndata: " + Dump(data) + "\n\n";
+  const std::string text =
+      "id: " + std::to_string(id) + "\nevent: " + event + "\ndata: " + Dump(data) + "\n\n";
   for (const Impl::Stream& stream : std::vector<Impl::Stream>(impl_->streams)) {
     if (visible_to.count(stream.role)) impl_->AppendToStream(stream, text);
   }
@@ -610,7 +580,8 @@ Status ApiServer::Listen(const ApiListenConfig& config) {
   GError* error = nullptr;
   const std::string& path = config.socket_path;
   auto fail = [this, &error](const std::string& what) {
-    std::string message = "control API: " + what + (error ? ": " + std::string(error->message) : "");
+    std::string message =
+        "control API: " + what + (error ? ": " + std::string(error->message) : "");
     g_clear_error(&error);
     Stop();
     return Status::Error(message);
@@ -625,8 +596,8 @@ Status ApiServer::Listen(const ApiListenConfig& config) {
       return fail(path + ": cannot remove the stale socket: " + base::ErrnoText(errno));
     }
   }
-  GSocket* unix_socket = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
-                                      G_SOCKET_PROTOCOL_DEFAULT, &error);
+  GSocket* unix_socket =
+      g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, &error);
   if (!unix_socket) return fail(path + ": cannot create a socket");
   GSocketAddress* address = g_unix_socket_address_new(path.c_str());
   gboolean ok = g_socket_bind(unix_socket, address, FALSE, &error);
@@ -637,8 +608,8 @@ Status ApiServer::Listen(const ApiListenConfig& config) {
     return fail(path + ": chmod 0660: " + base::ErrnoText(errno));
   }
   ok = ok && g_socket_listen(unix_socket, &error) &&
-       soup_server_listen_socket(impl_->server, unix_socket, static_cast<SoupServerListenOptions>(0),
-                                 &error);
+       soup_server_listen_socket(impl_->server, unix_socket,
+                                 static_cast<SoupServerListenOptions>(0), &error);
   g_object_unref(unix_socket);
   if (!ok) return fail(path + ": cannot listen");
   impl_->socket_path = path;
@@ -651,8 +622,8 @@ Status ApiServer::Listen(const ApiListenConfig& config) {
     GSocketAddress* tcp = nullptr;
     if (parse_error == std::errc() && end == config.tcp_port.data() + config.tcp_port.size() &&
         port >= 0 && port <= 65535) {
-      tcp = g_inet_socket_address_new_from_string(config.tcp_host.c_str(),
-                                                  static_cast<guint>(port));
+      tcp =
+          g_inet_socket_address_new_from_string(config.tcp_host.c_str(), static_cast<guint>(port));
     }
     if (!tcp) return fail(where + ": expected an IP address and a port, e.g. 127.0.0.1:8080");
     GSocket* socket = g_socket_new(g_socket_address_get_family(tcp), G_SOCKET_TYPE_STREAM,
@@ -675,10 +646,11 @@ Status ApiServer::Listen(const ApiListenConfig& config) {
   impl_->keepalive = g_timeout_source_new_seconds(static_cast<guint>(config.keepalive_s));
   g_source_set_callback(impl_->keepalive, Impl::OnKeepalive, impl_.get(), nullptr);
   g_source_attach(impl_->keepalive, g_main_context_get_thread_default());
-  base::LogInfo("control API listening on " + path +
-                    (config.tcp_host.empty() ? "" : " and " + config.tcp_host + ":" +
-                                                        std::to_string(tcp_port_)),
-                {{"API_SOCKET", path}});
+  base::LogInfo(
+      "control API listening on " + path +
+          (config.tcp_host.empty() ? ""
+                                   : " and " + config.tcp_host + ":" + std::to_string(tcp_port_)),
+      {{"API_SOCKET", path}});
   return Status::Ok();
 }
 
@@ -722,11 +694,10 @@ std::optional<ApiIdentity> ApiServer::Authenticate(const std::optional<std::stri
   std::string token = value.substr(7);
   while (!token.empty() && token.front() == ' ') token.erase(0, 1);
   while (!token.empty() && token.back() == ' ') token.pop_back();
-  const bool token68 = !token.empty() && token.size() <= 512 &&
-                       std::all_of(token.begin(), token.end(), [](char c) {
-                         return g_ascii_isalnum(c) || std::string_view("-._~+/=").find(c) !=
-                                                          std::string_view::npos;
-                       });
+  const bool token68 =
+      !token.empty() && token.size() <= 512 && std::all_of(token.begin(), token.end(), [](char c) {
+        return g_ascii_isalnum(c) || std::string_view("-._~+/=").find(c) != std::string_view::npos;
+      });
   if (!token68) {
     *problem = "malformed Authorization header: the token has characters a token cannot have";
     return std::nullopt;
@@ -740,8 +711,9 @@ std::optional<ApiIdentity> ApiServer::Authenticate(const std::optional<std::stri
     if (match) found = &user;
   }
   if (!found) {
-    *problem = "the token is not known (check the token, or ask for a [user] in the "
-               "configuration)";
+    *problem =
+        "the token is not known (check the token, or ask for a [user] in the "
+        "configuration)";
     return std::nullopt;
   }
   return ApiIdentity{found->name, found->role};
@@ -756,8 +728,8 @@ ApiResponse ApiServer::Audited(const RawApiRequest& raw, const std::string& acti
   event.actor = who ? who->user : "-";
   event.role = who ? RoleName(who->role) : "-";
   event.action = Truncated(action, kMaxAuditTargetBytes);
-  event.target = Truncated(raw.path + (raw.query.empty() ? "" : "?" + raw.query),
-                           kMaxAuditTargetBytes);
+  event.target =
+      Truncated(raw.path + (raw.query.empty() ? "" : "?" + raw.query), kMaxAuditTargetBytes);
   event.outcome = success ? "ok" : response.status < 500 ? "refused" : "error";
   event.status = response.status;
   event.detail = Truncated(response.audit_detail, 1024) +
@@ -768,7 +740,8 @@ ApiResponse ApiServer::Audited(const RawApiRequest& raw, const std::string& acti
   // The change was made but cannot be proven: say so rather than answer as if all were well.
   return ApiResponse::Error(500, "audit-failed",
                             "the request was carried out but could not be recorded in the audit "
-                            "log: " + written.message());
+                            "log: " +
+                                written.message());
 }
 
 ApiResponse ApiServer::Handle(const RawApiRequest& raw) {
@@ -780,7 +753,8 @@ ApiResponse ApiServer::HandleRequest(const RawApiRequest& raw, std::optional<Rol
   std::string problem;
   std::optional<ApiIdentity> who = Authenticate(raw.authorization, &problem);
   const std::string unmatched = raw.method + " " + raw.path;
-  if (!who) return Audited(raw, unmatched, who, false, ApiResponse::Error(401, "unauthorized", problem));
+  if (!who)
+    return Audited(raw, unmatched, who, false, ApiResponse::Error(401, "unauthorized", problem));
 
   // Route: decode each segment, then match.
   std::vector<std::string> segments;
@@ -824,7 +798,8 @@ ApiResponse ApiServer::HandleRequest(const RawApiRequest& raw, std::optional<Rol
   if (!route) {
     std::string allow;
     for (const RouteEntry* r : on_path) {
-      if (allow.find(r->method) == std::string::npos) allow += (allow.empty() ? "" : ", ") + r->method;
+      if (allow.find(r->method) == std::string::npos)
+        allow += (allow.empty() ? "" : ", ") + r->method;
     }
     ApiResponse response = ApiResponse::Error(
         405, "method-not-allowed",
@@ -834,11 +809,11 @@ ApiResponse ApiServer::HandleRequest(const RawApiRequest& raw, std::optional<Rol
   }
   const std::string action = route->method + " " + route->pattern;
   if (!route->roles.count(who->role)) {
-    return Audited(raw, action, who, false,
-                   ApiResponse::Error(403, "forbidden",
-                                      std::string("role ") + RoleName(who->role) +
-                                          " may not call " + action + "; allowed: " +
-                                          RoleList(route->roles)));
+    return Audited(
+        raw, action, who, false,
+        ApiResponse::Error(403, "forbidden",
+                           std::string("role ") + RoleName(who->role) + " may not call " + action +
+                               "; allowed: " + RoleList(route->roles)));
   }
 
   ApiRequest request;
@@ -851,11 +826,11 @@ ApiResponse ApiServer::HandleRequest(const RawApiRequest& raw, std::optional<Rol
     return Audited(raw, action, who, false, ApiResponse::Error(400, "bad-request", problem));
   }
   if (raw.body.size() > kMaxApiBodyBytes) {
-    return Audited(raw, action, who, false,
-                   ApiResponse::Error(413, "too-large",
-                                      "the body is " + std::to_string(raw.body.size()) +
-                                          " bytes; at most " + std::to_string(kMaxApiBodyBytes) +
-                                          " are accepted"));
+    return Audited(
+        raw, action, who, false,
+        ApiResponse::Error(413, "too-large",
+                           "the body is " + std::to_string(raw.body.size()) + " bytes; at most " +
+                               std::to_string(kMaxApiBodyBytes) + " are accepted"));
   }
   if (!raw.body.empty()) {
     std::string type = raw.content_type.value_or("");
@@ -883,9 +858,9 @@ ApiResponse ApiServer::HandleRequest(const RawApiRequest& raw, std::optional<Rol
     }
     if (!body.is_object()) {
       return Audited(raw, action, who, false,
-                     ApiResponse::Error(400, "bad-request",
-                                        std::string("the body must be a JSON object, got ") +
-                                            body.type_name()));
+                     ApiResponse::Error(
+                         400, "bad-request",
+                         std::string("the body must be a JSON object, got ") + body.type_name()));
     }
     request.body = std::move(body);
   }
@@ -896,15 +871,15 @@ ApiResponse ApiServer::HandleRequest(const RawApiRequest& raw, std::optional<Rol
   } catch (const std::exception& e) {
     base::LogError("control API: the handler of " + action + " failed: " + e.what(),
                    {{"API_ROUTE", action}});
-    response = ApiResponse::Error(500, "internal",
-                                  "internal error while handling " + action +
-                                      " (the cause is in the daemon's log)");
+    response = ApiResponse::Error(
+        500, "internal",
+        "internal error while handling " + action + " (the cause is in the daemon's log)");
   } catch (...) {
     base::LogError("control API: the handler of " + action + " threw a non-exception",
                    {{"API_ROUTE", action}});
-    response = ApiResponse::Error(500, "internal",
-                                  "internal error while handling " + action +
-                                      " (the cause is in the daemon's log)");
+    response = ApiResponse::Error(
+        500, "internal",
+        "internal error while handling " + action + " (the cause is in the daemon's log)");
   }
   if (response.status < 100 || response.status > 599) {
     base::LogError("control API: the handler of " + action + " returned status " +
@@ -913,9 +888,9 @@ ApiResponse ApiServer::HandleRequest(const RawApiRequest& raw, std::optional<Rol
   }
   if (response.status >= 400 && !response.body.contains("error")) {
     // A handler that forgot the error format still gives the client something to act on.
-    response.body = json{{"error", response.audit_detail.empty() ? "request refused"
-                                                                 : response.audit_detail},
-                         {"code", "error"}};
+    response.body =
+        json{{"error", response.audit_detail.empty() ? "request refused" : response.audit_detail},
+             {"code", "error"}};
   }
   if (route->pattern == "/v1/events" && response.status == 200) *stream_role = who->role;
   return Audited(raw, action, who, route->audit == AuditPolicy::kAlways, std::move(response));
@@ -927,9 +902,9 @@ ApiResponse ApiServer::ListAudit(const ApiRequest& request) {
   if (auto error = QueryInt(request, "limit", 1, 1000, 200, &limit)) return *error;
   for (const auto& [key, unused] : request.query) {
     if (key != "since" && key != "limit") {
-      return ApiResponse::Error(400, "bad-request",
-                                "unknown query parameter \"" + Truncated(key, 64) +
-                                    "\" (known: since, limit)");
+      return ApiResponse::Error(
+          400, "bad-request",
+          "unknown query parameter \"" + Truncated(key, 64) + "\" (known: since, limit)");
     }
   }
   auto entries = audit_.ReadSince(since, static_cast<size_t>(limit));
@@ -949,7 +924,8 @@ ApiResponse ApiServer::ListAudit(const ApiRequest& request) {
   }
   ApiResponse response;
   response.body = json{{"entries", list}, {"last_seq", audit_.last_seq()}};
-  response.audit_detail = std::to_string(list.size()) + " entries after seq " + std::to_string(since);
+  response.audit_detail =
+      std::to_string(list.size()) + " entries after seq " + std::to_string(since);
   return response;
 }
 

@@ -16,10 +16,13 @@
 #include <string_view>
 #include <utility>
 
+#include "base/utf8.h"
 #include "storage/seal.h"
 #include "storage/segment_name.h"
 
 namespace patrolrec::daemon {
+
+using base::IsValidUtf8;
 namespace {
 
 using base::Result;
@@ -39,18 +42,28 @@ const std::vector<std::string> kGpsKeys = {"gpsd", "stale_seconds", "max_clock_o
 const std::vector<std::string> kIncidentKeys = {"pre_event_s", "post_event_s", "speed_trigger_kmh",
                                                 "link_deadline_hours"};
 const std::vector<std::string> kGeofenceKeys = {"kind", "polygon", "circle", "radius_m"};
-const std::vector<std::string> kInputKeys = {"kind",        "chip",       "line", "active_low",
-                                             "debounce_ms", "function"};
-const std::vector<std::string> kCrashKeys = {"iio_device", "threshold_g", "duration_ms",
-                                             "poll_hz"};
+const std::vector<std::string> kInputKeys = {"kind",       "chip",        "line",
+                                             "active_low", "debounce_ms", "function"};
+const std::vector<std::string> kCrashKeys = {"iio_device", "threshold_g", "duration_ms", "poll_hz"};
 const std::vector<std::string> kApiKeys = {"socket", "listen"};
-const std::vector<std::string> kUplinkKeys = {
-    "endpoint",           "region",           "bucket",
-    "access_key",         "secret_key_file",  "ca_file",
-    "client_cert",        "client_key",       "part_size_mib",
-    "jobs",               "ordinary_retention_days", "cellular_rate_kib_s",
-    "monthly_budget_mib", "background_over_cellular", "depot_interfaces",
-    "depot_geofence",     "deadline_alert_hours", "network"};
+const std::vector<std::string> kUplinkKeys = {"endpoint",
+                                              "region",
+                                              "bucket",
+                                              "access_key",
+                                              "secret_key_file",
+                                              "ca_file",
+                                              "client_cert",
+                                              "client_key",
+                                              "part_size_mib",
+                                              "jobs",
+                                              "ordinary_retention_days",
+                                              "cellular_rate_kib_s",
+                                              "monthly_budget_mib",
+                                              "background_over_cellular",
+                                              "depot_interfaces",
+                                              "depot_geofence",
+                                              "deadline_alert_hours",
+                                              "network"};
 const std::vector<std::string> kUserKeys = {"role", "token_sha256"};
 const std::vector<std::string> kCameraKeys = {"source",    "url",          "device",  "format",
                                               "clip",      "pattern",      "width",   "height",
@@ -98,40 +111,6 @@ std::string Trim(std::string_view s) {
 }
 
 std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
-
-bool IsValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t length;
-    uint32_t code;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      length = 2, code = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      length = 3, code = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      length = 4, code = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + length > s.size()) return false;
-    for (size_t k = 1; k < length; ++k) {
-      unsigned char next = static_cast<unsigned char>(s[i + k]);
-      if ((next & 0xC0) != 0x80) return false;
-      code = (code << 6) | (next & 0x3F);
-    }
-    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
-    static constexpr uint32_t kMinimum[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (code < kMinimum[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
-      return false;
-    }
-    i += length;
-  }
-  return true;
-}
 
 size_t EditDistance(const std::string& a, const std::string& b) {
   std::vector<size_t> row(b.size() + 1);
@@ -272,7 +251,7 @@ std::string HomeOf(const std::string& key) {
     if (std::find(keys->begin(), keys->end(), key) != keys->end()) {
       std::string k = kind;
       return k == "camera" || k == "geofence" || k == "input" || k == "user" ? "[" + k + " NAME]"
-                                                                               : "[" + k + "]";
+                                                                             : "[" + k + "]";
     }
   }
   return "";
@@ -325,9 +304,9 @@ std::vector<Section> Split(const std::string& text, Errors& errors, int* line_co
                    "unknown section " + Quote("[" + inside + "]") +
                        "; expected [device], [storage], [gps], [incidents], [camera NAME], "
                        "[geofence NAME], [input NAME], [crash], [api], [uplink] or [user NAME]" +
-                       DidYouMean(Suggest(section.kind, {"device", "storage", "gps", "incidents",
-                                                         "camera", "geofence", "input", "crash",
-                                                         "api", "user", "uplink"})));
+                       DidYouMean(Suggest(
+                           section.kind, {"device", "storage", "gps", "incidents", "camera",
+                                          "geofence", "input", "crash", "api", "user", "uplink"})));
         continue;
       }
       if (section.IsNamed() && section.name.empty()) {
@@ -728,9 +707,9 @@ bool IsHttpUrl(const std::string& url) {
 
 bool IsInterfaceName(const std::string& name) {
   return !name.empty() && name.size() < 16 && std::all_of(name.begin(), name.end(), [](char c) {
-           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '-' || c == '_' || c == '.';
-         });
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.';
+  });
 }
 
 void ReadUplink(const Section& section, Errors& errors, UplinkConfig* uplink) {
@@ -792,8 +771,10 @@ void ReadUplink(const Section& section, Errors& errors, UplinkConfig* uplink) {
       uplink->depot_interfaces.push_back(name);
       begin = end + 1;
     }
-    if (bad) reader.Bad("depot_interfaces", "network interface names separated by commas, e.g. "
-                                            "wlan0, eth1, or none");
+    if (bad)
+      reader.Bad("depot_interfaces",
+                 "network interface names separated by commas, e.g. "
+                 "wlan0, eth1, or none");
   }
 }
 
@@ -1262,8 +1243,7 @@ std::string FormatConfig(const Config& config) {
   }
   out += "\n[api]\n";
   line("socket", config.api.socket);
-  line("listen", config.api.listen_host.empty()
-                     ? "none"
+  line("listen", config.api.listen_host.empty() ? "none"
                  : config.api.listen_host.find(':') != std::string::npos
                      ? "[" + config.api.listen_host + "]:" + config.api.listen_port
                      : config.api.listen_host + ":" + config.api.listen_port);

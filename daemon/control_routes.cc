@@ -297,7 +297,7 @@ void ControlRoutes::Stop() {
 }
 
 void ControlRoutes::PublishHealthIfChanged() {
-  json cameras = Health()["cameras"];
+  json cameras = Cameras();
   std::string text = cameras.dump();
   if (text == last_health_) return;
   last_health_ = text;
@@ -333,7 +333,7 @@ ApiResponse ControlRoutes::FromReply(const IncidentReply& reply, int ok_status,
 json ControlRoutes::Status(Role role) const {
   const Config& config = recorder_->config();
   json out = {{"device", config.device.id}, {"plate", config.device.plate}};
-  out["cameras"] = Health()["cameras"];
+  out["cameras"] = Cameras();
   const Position& position = recorder_->position();
   json where = {{"state", gps::FixStateName(position.state())}};
   if (position.last_fix() && position.last_fix()->has_position()) {
@@ -360,8 +360,7 @@ json ControlRoutes::Status(Role role) const {
   return out;
 }
 
-json ControlRoutes::Health() const {
-  const RecorderHealth health = recorder_->Health(clock_->MonotonicNs());
+json ControlRoutes::Cameras() const {
   json cameras = json::array();
   for (const std::string& name : recorder_->camera_names()) {
     pipeline::CameraPipeline* camera = recorder_->camera(name);
@@ -373,7 +372,12 @@ json ControlRoutes::Health() const {
     if (!problem.empty()) item["problem"] = problem;
     cameras.push_back(item);
   }
-  json out = {{"cameras", cameras},
+  return cameras;
+}
+
+json ControlRoutes::Health() const {
+  const RecorderHealth health = recorder_->Health(clock_->MonotonicNs());
+  json out = {{"cameras", Cameras()},
               {"recording", health.recording},
               {"failed", health.failed},
               {"paused", health.paused},
@@ -413,9 +417,9 @@ json ControlRoutes::Health() const {
     disk["bytes_evicted_since_start"] = d.bytes_evicted;
     if (d.last_eviction) {
       const storage::EvictionRecord& e = *d.last_eviction;
-      disk["last_eviction"] = {{"file", e.file},       {"camera", e.camera},
+      disk["last_eviction"] = {{"file", e.file},           {"camera", e.camera},
                                {"class", e.segment_class}, {"reason", e.reason},
-                               {"bytes", e.bytes},     {"utc", Utc(e.removed_utc_ns)}};
+                               {"bytes", e.bytes},         {"utc", Utc(e.removed_utc_ns)}};
     } else {
       disk["last_eviction"] = nullptr;
     }
@@ -451,8 +455,8 @@ json ControlRoutes::SelfCheck() const {
     if (disk_guard_ && disk_guard_->state().measured) {
       // Below the minimum is fine while eviction can make room; not when nothing is evictable.
       const DiskGuardState& d = disk_guard_->state();
-      std::string text = std::string(detail) + " (minimum " +
-                         std::to_string(d.policy.min_free_percent) + "%)";
+      std::string text =
+          std::string(detail) + " (minimum " + std::to_string(d.policy.min_free_percent) + "%)";
       if (!d.alert.empty()) text += ": " + d.alert;
       if (!d.error.empty()) text += "; eviction failed: " + d.error;
       check("disk", !d.nothing_evictable && d.error.empty(), text);

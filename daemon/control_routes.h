@@ -37,6 +37,9 @@ class ControlRoutes {
 
   nlohmann::json Status(Role role) const;
   nlohmann::json Health() const;
+  // Each camera's name, state ("paused" when stopped on request) and overdue problem: the part of
+  // the health that status and the once-a-second event check need (no statvfs, no file lists).
+  nlohmann::json Cameras() const;
   nlohmann::json SelfCheck() const;
   // Called on the main loop with every self-check result run through the API (the uplink sends
   // failed ones as alerts).

@@ -114,11 +114,12 @@ IncidentReply IncidentManager::Save(IncidentRecord incident,
                   "the catalog could not store the change (nothing changed): " + saved.message());
   }
   incident.entries.insert(incident.entries.end(), entries.begin(), entries.end());
-  open_ = incident.open() ? std::optional<IncidentRecord>(incident) : std::nullopt;
-  if (!incident.open() && change != "close") {
-    // A change to a closed incident (a late case number) leaves the open one as it was.
-    auto still_open = catalog_->OpenIncident();
-    if (still_open.ok()) open_ = *still_open;
+  // The open incident is this one while it is open; a change to a closed incident (a late case
+  // number) leaves the open one as it was.
+  if (incident.open()) {
+    open_ = incident;
+  } else if (open_ && open_->id == incident.id) {
+    open_.reset();
   }
   std::string detail;
   for (const IncidentEntry& e : entries) {
