@@ -41,6 +41,8 @@ const std::vector<std::string> kStorageKeys = {"data_dir",
 const std::vector<std::string> kGpsKeys = {"gpsd", "stale_seconds", "max_clock_offset_ms"};
 const std::vector<std::string> kIncidentKeys = {"pre_event_s", "post_event_s", "speed_trigger_kmh",
                                                 "link_deadline_hours"};
+const std::vector<std::string> kHealthKeys = {"enter_s", "leave_s", "min_record_hours",
+                                              "selfcheck_interval_hours"};
 const std::vector<std::string> kGeofenceKeys = {"kind", "polygon", "circle", "radius_m"};
 const std::vector<std::string> kInputKeys = {"kind",       "chip",        "line",
                                              "active_low", "debounce_ms", "function"};
@@ -91,6 +93,7 @@ const std::vector<std::string>* KeysOf(const std::string& kind) {
   if (kind == "storage") return &kStorageKeys;
   if (kind == "gps") return &kGpsKeys;
   if (kind == "incidents") return &kIncidentKeys;
+  if (kind == "health") return &kHealthKeys;
   if (kind == "geofence") return &kGeofenceKeys;
   if (kind == "camera") return &kCameraKeys;
   if (kind == "input") return &kInputKeys;
@@ -245,8 +248,8 @@ bool IsKeyWord(const std::string& key) {
 
 // The section kinds a key belongs to, for "it belongs in [storage]".
 std::string HomeOf(const std::string& key) {
-  for (const char* kind : {"device", "storage", "gps", "incidents", "camera", "geofence", "input",
-                           "crash", "api", "user", "uplink"}) {
+  for (const char* kind : {"device", "storage", "gps", "incidents", "health", "camera", "geofence",
+                           "input", "crash", "api", "user", "uplink"}) {
     const auto* keys = KeysOf(kind);
     if (std::find(keys->begin(), keys->end(), key) != keys->end()) {
       std::string k = kind;
@@ -302,11 +305,12 @@ std::vector<Section> Split(const std::string& text, Errors& errors, int* line_co
       if (!KeysOf(section.kind)) {
         errors.Add(number,
                    "unknown section " + Quote("[" + inside + "]") +
-                       "; expected [device], [storage], [gps], [incidents], [camera NAME], "
+                       "; expected [device], [storage], [gps], [incidents], [health], [camera NAME], "
                        "[geofence NAME], [input NAME], [crash], [api], [uplink] or [user NAME]" +
-                       DidYouMean(Suggest(
-                           section.kind, {"device", "storage", "gps", "incidents", "camera",
-                                          "geofence", "input", "crash", "api", "user", "uplink"})));
+                       DidYouMean(Suggest(section.kind,
+                                          {"device", "storage", "gps", "incidents", "health",
+                                           "camera", "geofence", "input", "crash", "api", "user",
+                                           "uplink"})));
         continue;
       }
       if (section.IsNamed() && section.name.empty()) {
@@ -615,6 +619,14 @@ void ReadIncidents(const Section& section, Errors& errors, IncidentPolicy* polic
   int hours = policy->link_deadline_s / 3600;
   reader.Int("link_deadline_hours", 1, 720, &hours);
   policy->link_deadline_s = hours * 3600;
+}
+
+void ReadHealth(const Section& section, Errors& errors, HealthConfig* health) {
+  Reader reader(section, errors);
+  reader.Int("enter_s", 1, 600, &health->enter_s);
+  reader.Int("leave_s", 1, 600, &health->leave_s);
+  reader.Int("min_record_hours", 0, 1000, &health->min_record_hours);
+  reader.Int("selfcheck_interval_hours", 0, 168, &health->selfcheck_interval_hours);
 }
 
 gps::Geofence ReadGeofence(const Section& section, Errors& errors) {
@@ -1048,6 +1060,7 @@ Result<Config> Parse(const std::string& text, const std::string& file_name, base
     if (section.kind == "storage") storage = &section;
     if (section.kind == "gps") ReadGps(section, errors, &config.gps);
     if (section.kind == "incidents") ReadIncidents(section, errors, &config.incidents);
+    if (section.kind == "health") ReadHealth(section, errors, &config.health);
     if (section.kind == "geofence") config.geofences.push_back(ReadGeofence(section, errors));
     if (section.kind == "camera") config.cameras.push_back(ReadCamera(section, errors));
     if (section.kind == "input") {
@@ -1190,6 +1203,11 @@ std::string FormatConfig(const Config& config) {
   line("post_event_s", std::to_string(config.incidents.post_event_s));
   line("speed_trigger_kmh", std::to_string(config.incidents.speed_trigger_kmh));
   line("link_deadline_hours", std::to_string(config.incidents.link_deadline_s / 3600));
+  out += "\n[health]\n";
+  line("enter_s", std::to_string(config.health.enter_s));
+  line("leave_s", std::to_string(config.health.leave_s));
+  line("min_record_hours", std::to_string(config.health.min_record_hours));
+  line("selfcheck_interval_hours", std::to_string(config.health.selfcheck_interval_hours));
   for (const CameraConfig& camera : config.cameras) {
     out += "\n[camera " + camera.name + "]\n";
     line("source", SourceKindName(camera.source));

@@ -7,7 +7,7 @@
 // a technician at the roadside can fix the file without reading code.
 //
 // Format: UTF-8 text. `[device]`, `[storage]`, optionally `[gps]`, `[incidents]`,
-// `[geofence NAME]`, `[input NAME]` (trigger inputs), `[crash]` (the crash sensor), `[api]` and
+// `[health]`, `[geofence NAME]`, `[input NAME]` (trigger inputs), `[crash]` (the crash sensor), `[api]` and
 // `[user NAME]` (the control API), `[uplink]` (docs/uplink.md), and one `[camera NAME]` section
 // per camera, each holding `key = value` lines. Whitespace around keys and values is ignored.
 // `#` begins a comment at the start of a line or after whitespace (so `rtsp://host/a#b` keeps its
@@ -84,6 +84,22 @@ struct IncidentPolicy {
   bool operator==(const IncidentPolicy&) const = default;
 };
 
+// [health]: the health probes and the self-check (docs/health.md).
+struct HealthConfig {
+  // A probe state (covered, frozen, silent, ...) is entered after its condition has held this
+  // long, and left after the picture or sound has been normal this long, 1..600 s.
+  int enter_s = 3;
+  int leave_s = 3;
+  // The self-check fails the storage item when the free space lasts less than this at the
+  // cameras' current bitrate, 0..1000 (0: only the eviction guard's view counts).
+  int min_record_hours = 4;
+  // The self-check runs at the start of duty, at every dispatch, on request and every this many
+  // hours, 0..168 (0: not periodically). 24 = daily.
+  int selfcheck_interval_hours = 24;
+
+  bool operator==(const HealthConfig&) const = default;
+};
+
 // [api]: where the control API listens (docs/control-api.md).
 struct ApiConfig {
   std::string socket;  // absolute path of the Unix socket; default DATA_DIR/api.sock
@@ -136,6 +152,7 @@ struct Config {
   DeviceConfig device;
   GpsConfig gps;
   IncidentPolicy incidents;
+  HealthConfig health;  // [health]; absent: the defaults
   ApiConfig api;
   UplinkConfig uplink;  // [uplink]; absent: uplink off
   std::vector<UserConfig> users;         // [user NAME] sections, in file order

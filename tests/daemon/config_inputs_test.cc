@@ -181,8 +181,8 @@ TEST(ConfigInputsTest, ReportsSectionMistakes) {
               HasSubstr(At(9) + "[crash] takes no name, got \"[crash front]\""));
   EXPECT_THAT(ParseError("[inputs door]\n"),
               HasSubstr(At(9) + "unknown section \"[inputs door]\"; expected [device], [storage], "
-                                "[gps], [incidents], [camera NAME], [geofence NAME], [input NAME], "
-                                "[crash], [api], [uplink] or [user NAME] "
+                                "[gps], [incidents], [health], [camera NAME], [geofence NAME], "
+                                "[input NAME], [crash], [api], [uplink] or [user NAME] "
                                 "(did you mean \"input\"?)"));
   EXPECT_THAT(ParseError("[crash]\nthreshold = 3\n"),
               HasSubstr(At(10) + "[crash] threshold: unknown key (did you mean \"threshold_g\"?)"));

@@ -321,7 +321,7 @@ TEST(ConfigTest, ReportsUnknownSectionAndSuggestsTheClosestOne) {
                                  "source = test\n"  // 8
                                  "[camera yard]\nsource = test\n");
   EXPECT_THAT(error, HasSubstr(At(7) + "unknown section \"[camra road]\"; expected [device], "
-                                       "[storage], [gps], [incidents], [camera NAME], "
+                                       "[storage], [gps], [incidents], [health], [camera NAME], "
                                        "[geofence NAME], [input NAME], [crash], [api], [uplink] or "
                                        "[user NAME] (did you mean \"camera\"?)"));
   // Keys of a section already reported are not reported again, one by one.
