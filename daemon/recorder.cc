@@ -220,6 +220,34 @@ pipeline::CameraPipeline* Recorder::camera(const std::string& name) {
   return nullptr;
 }
 
+std::vector<CameraHealthNow> Recorder::HealthNow() const {
+  std::vector<CameraHealthNow> out;
+  for (const CameraConfig& camera : config_.cameras) {
+    auto it = health_now_.find(camera.name);
+    CameraHealthNow now = it != health_now_.end() ? it->second : CameraHealthNow{};
+    now.camera = camera.name;
+    now.has_audio = camera.audio != AudioKind::kNone;
+    out.push_back(std::move(now));
+  }
+  return out;
+}
+
+void Recorder::ReportHealthChange(const CameraHealthChange& change) {
+  CameraHealthNow& now = health_now_[change.camera];
+  now.camera = change.camera;
+  now.measured = true;
+  if (change.channel == HealthChannel::kVideo) {
+    now.video_state = change.state;
+    now.video_cause = change.cause;
+    now.video_since_utc_ns = change.since_utc_ns;
+  } else {
+    now.audio_state = change.state;
+    now.audio_cause = change.cause;
+    now.audio_since_utc_ns = change.since_utc_ns;
+  }
+  for (const auto& f : on_health_change_) f(change);
+}
+
 RecorderHealth Recorder::Health(int64_t now_monotonic_ns) const {
   RecorderHealth health;
   health.cameras = static_cast<int>(cameras_.size());

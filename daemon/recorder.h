@@ -14,6 +14,7 @@
 
 #include "base/clock.h"
 #include "base/env.h"
+#include "daemon/camera_health.h"
 #include "daemon/config.h"
 #include "daemon/position.h"
 #include "pipeline/camera_pipeline.h"
@@ -110,6 +111,17 @@ class Recorder {
     on_sealed_.push_back(std::move(f));
   }
 
+  // Called on the main loop for every health probe state change (daemon/camera_health.h), in
+  // the order they were added (interruptions, alerts, the event stream).
+  void add_on_health_change(std::function<void(const CameraHealthChange&)> f) {
+    on_health_change_.push_back(std::move(f));
+  }
+  // Every camera's probe states now (the self-check, /v1/health), in configuration order.
+  std::vector<CameraHealthNow> HealthNow() const;
+  // Records a state change as if a probe had decided it, and tells every add_on_health_change
+  // callback (tests of what acts on a state, without staging the scene).
+  void ReportHealthChangeForTesting(const CameraHealthChange& change) { ReportHealthChange(change); }
+
   const Config& config() const { return config_; }
   std::vector<std::string> camera_names() const;
   pipeline::CameraPipeline* camera(const std::string& name);
@@ -130,6 +142,7 @@ class Recorder {
   void OnSealed(const storage::SealOutcome& outcome);
   std::string Relative(const std::string& path) const;
   void StartWhenStopped(pipeline::CameraPipeline* pipeline);
+  void ReportHealthChange(const CameraHealthChange& change);
 
   Config config_;
   base::Env* env_;
@@ -157,6 +170,8 @@ class Recorder {
   std::vector<std::function<void(const storage::SegmentRecord&)>> on_sealed_;
   int segments_sealed_ = 0;
   int seal_failures_ = 0;
+  std::vector<std::function<void(const CameraHealthChange&)>> on_health_change_;
+  std::map<std::string, CameraHealthNow> health_now_;  // camera -> its probe states
 };
 
 }  // namespace patrolrec::daemon
