@@ -474,13 +474,19 @@ void ApiServer::Impl::OnRequest(SoupServer*, SoupServerMessage* message, const c
 }
 
 void ApiServer::Impl::Send(SoupServerMessage* message, const ApiResponse& response) {
-  const std::string body = Dump(response.body) + "\n";
+  const bool raw = !response.content_type.empty();
+  const std::string body = raw ? std::string() : Dump(response.body) + "\n";
   soup_server_message_set_status(message, static_cast<guint>(response.status), nullptr);
   SoupMessageHeaders* headers = soup_server_message_get_response_headers(message);
   for (const auto& [name, value] : response.headers) {
     soup_message_headers_replace(headers, name.c_str(), value.c_str());
   }
   soup_message_headers_replace(headers, "Cache-Control", "no-store");
+  if (raw) {
+    soup_server_message_set_response(message, response.content_type.c_str(), SOUP_MEMORY_COPY,
+                                     response.raw_body.data(), response.raw_body.size());
+    return;
+  }
   soup_server_message_set_response(message, "application/json", SOUP_MEMORY_COPY, body.data(),
                                    body.size());
 }

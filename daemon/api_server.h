@@ -2,7 +2,8 @@
 // address, served by libsoup on the daemon's GLib main loop. It authenticates every request
 // (bearer token -> configured user), routes it, enforces the route's roles, validates the body,
 // calls the handler, and writes the audit log; handlers only see well-formed, authorised requests.
-// Server-sent events on GET /v1/events carry what Publish() is given to the roles allowed to see it.
+// Server-sent events on GET /v1/events carry what Publish() is given to the roles allowed to see
+// it.
 //
 // Invariant: every refused request, every failed one and every successful call whose route asks
 // for it is in the audit log, durably, before the client gets its answer; and nothing a client
@@ -38,10 +39,10 @@ struct ApiIdentity {
 
 // A request as a handler sees it: authenticated, authorised, its body parsed.
 struct ApiRequest {
-  std::string method;                         // "GET", "POST", ...
-  std::string path;                           // decoded, e.g. "/v1/incidents/17/phase"
-  std::map<std::string, std::string> params;  // the {name} parts of the route's pattern
-  std::map<std::string, std::string> query;   // decoded ?key=value pairs
+  std::string method;                              // "GET", "POST", ...
+  std::string path;                                // decoded, e.g. "/v1/incidents/17/phase"
+  std::map<std::string, std::string> params;       // the {name} parts of the route's pattern
+  std::map<std::string, std::string> query;        // decoded ?key=value pairs
   nlohmann::json body = nlohmann::json::object();  // always an object ({} when there was none)
   ApiIdentity who;
   std::string transport;  // "unix", or the TCP peer as "ADDRESS:PORT"
@@ -53,6 +54,10 @@ struct ApiResponse {
   // Added to the audit entry of this call (when it is audited): what changed, in a few words.
   std::string audit_detail;
   std::vector<std::pair<std::string, std::string>> headers;  // e.g. {"Location", "/v1/..."}
+  // A body that is not JSON (a camera's JPEG thumbnail): sent as is with this Content-Type
+  // instead of `body`, when content_type is set. Errors stay JSON (use Error()).
+  std::string content_type;
+  std::string raw_body;
 
   // {"error": reason, "code": code}; the reason is written for a person and is also the audit
   // entry's detail. E.g. Error(409, "conflict", "incident 17 is open: close it first").
@@ -107,8 +112,8 @@ class FieldReader {
 };
 
 // Reads an integer query parameter: `fallback` when absent; a 400 naming it when malformed.
-std::optional<ApiResponse> QueryInt(const ApiRequest& request, const std::string& key,
-                                    int64_t min, int64_t max, int64_t fallback, int64_t* out);
+std::optional<ApiResponse> QueryInt(const ApiRequest& request, const std::string& key, int64_t min,
+                                    int64_t max, int64_t fallback, int64_t* out);
 
 struct ApiListenConfig {
   std::string socket_path;  // Unix socket, created mode 0660; a stale one is replaced. Required.
@@ -124,8 +129,8 @@ ApiListenConfig ListenConfigFrom(const ApiConfig& api);
 // The request as it arrived, before any checking: what Handle() and the fuzzer take.
 struct RawApiRequest {
   std::string method;
-  std::string path;   // as sent, percent-encoded
-  std::string query;  // after '?', as sent
+  std::string path;                          // as sent, percent-encoded
+  std::string query;                         // after '?', as sent
   std::optional<std::string> authorization;  // the Authorization header, if any
   std::optional<std::string> content_type;
   std::string body;

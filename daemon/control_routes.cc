@@ -24,6 +24,10 @@ const std::set<Role> kSupervisorOnly = {Role::kSupervisor};
 // Who may ask for a camera to stop (maintenance outside an incident); refused during one.
 const std::set<Role> kStoppers = {Role::kOfficer, Role::kSupervisor, Role::kTechnician};
 const std::set<Role> kSelfCheckers = {Role::kTechnician, Role::kSupervisor};
+// Who may see what a camera sees now: the crew, and a technician aiming or cleaning a camera. A
+// live thumbnail is not recorded evidence (no incident, no segment), so it is not R13's concern;
+// auditors review what was recorded, not the live picture.
+const std::set<Role> kThumbnailViewers = {Role::kOfficer, Role::kSupervisor, Role::kTechnician};
 
 std::string Utc(int64_t utc_ns) { return base::FormatUtcNs(utc_ns); }
 
@@ -267,6 +271,27 @@ ControlRoutes::ControlRoutes(ApiServer* server, Recorder* recorder, Duty* duty, 
             if (!reply.ok()) return FromReply(reply, 200, "");
             ApiResponse response = Ok(json{{"stopped", json::array({name})}});
             response.audit_detail = "camera " + name + " stopped (no incident open)";
+            return response;
+          });
+
+  s.Route("GET", "/v1/cameras/{name}/thumbnail", kThumbnailViewers, AuditPolicy::kRefusalsOnly,
+          [this](const ApiRequest& r) {
+            const std::string& name = r.params.at("name");
+            std::optional<pipeline::Thumbnail> thumbnail = recorder_->Thumbnail(name);
+            if (!thumbnail) {
+              return ApiResponse::Error(404, "not-found",
+                                        "no camera \"" + name + "\" on this device");
+            }
+            if (thumbnail->jpeg.empty()) {
+              return ApiResponse::Error(503, "no-frame",
+                                        "camera \"" + name +
+                                            "\" has no picture yet (starting or failed; a "
+                                            "passthrough H.264 camera has no thumbnail)");
+            }
+            ApiResponse response;
+            response.content_type = "image/jpeg";
+            response.raw_body = std::move(thumbnail->jpeg);
+            response.headers.push_back({"X-Thumbnail-UTC", Utc(thumbnail->utc_ns)});
             return response;
           });
 

@@ -220,6 +220,13 @@ pipeline::CameraPipeline* Recorder::camera(const std::string& name) {
   return nullptr;
 }
 
+std::optional<pipeline::Thumbnail> Recorder::Thumbnail(const std::string& name) const {
+  for (const auto& camera : cameras_) {
+    if (camera->name() == name) return camera->LatestThumbnail();
+  }
+  return std::nullopt;
+}
+
 std::vector<CameraHealthNow> Recorder::HealthNow() const {
   std::vector<CameraHealthNow> out;
   for (const CameraConfig& camera : config_.cameras) {

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -120,7 +121,13 @@ class Recorder {
   std::vector<CameraHealthNow> HealthNow() const;
   // Records a state change as if a probe had decided it, and tells every add_on_health_change
   // callback (tests of what acts on a state, without staging the scene).
-  void ReportHealthChangeForTesting(const CameraHealthChange& change) { ReportHealthChange(change); }
+  void ReportHealthChangeForTesting(const CameraHealthChange& change) {
+    ReportHealthChange(change);
+  }
+
+  // A camera's newest thumbnail (pipeline::CameraPipeline::LatestThumbnail; its jpeg is empty
+  // before the first frame), or nullopt for an unknown camera.
+  std::optional<pipeline::Thumbnail> Thumbnail(const std::string& camera) const;
 
   const Config& config() const { return config_; }
   std::vector<std::string> camera_names() const;

@@ -1,9 +1,10 @@
 #include "pipeline/camera_pipeline.h"
 
+#include <glib.h>
+#include <gst/app/gstappsink.h>
+
 #include <algorithm>
 #include <utility>
-
-#include <glib.h>
 
 #include "base/log.h"
 
@@ -113,6 +114,11 @@ void CameraPipeline::Start() {
     gst_object_unref(pad);
     gst_object_unref(queue);
   }
+  if (GstElement* thumb = gst_bin_get_by_name(GST_BIN(pipeline_), "thumb")) {
+    g_object_set(thumb, "emit-signals", TRUE, nullptr);
+    g_signal_connect(thumb, "new-sample", G_CALLBACK(&CameraPipeline::OnThumbnailSample), this);
+    gst_object_unref(thumb);
+  }
   if (GstElement* track = gst_bin_get_by_name(GST_BIN(pipeline_), "track")) {
     track_.Attach(track);
     gst_object_unref(track);
@@ -198,6 +204,7 @@ void CameraPipeline::TearDown(bool report_open_file) {
     bus_watch_ = 0;
   }
   if (pipeline_) {
+    block_side_branches_ = false;  // a held test consumer would keep its thread from joining
     gst_element_set_state(pipeline_, GST_STATE_NULL);  // joins the streaming threads
     gst_object_unref(pipeline_);
     pipeline_ = nullptr;
@@ -238,7 +245,8 @@ std::string CameraPipeline::OverdueProblem(int64_t now_monotonic_ns) const {
   const auto seconds = [](int64_t ns) { return std::to_string(ns / base::kNsPerSecond) + " s"; };
   switch (state_) {
     case CameraState::kStarting:
-      if (frames_seen_ == 0 && now_monotonic_ns - started_monotonic_ns_ > kFirstFrameNs + kOverdueGraceNs) {
+      if (frames_seen_ == 0 &&
+          now_monotonic_ns - started_monotonic_ns_ > kFirstFrameNs + kOverdueGraceNs) {
         return "starting for " + seconds(now_monotonic_ns - started_monotonic_ns_) +
                " without a frame, past the " + seconds(kFirstFrameNs) + " first-frame timeout";
       }
@@ -315,6 +323,32 @@ GstPadProbeReturn CameraPipeline::OnVideoToMuxer(GstPad* pad, GstPadProbeInfo* i
     camera->track_.OnKeyframe(running_time);
   }
   return GST_PAD_PROBE_OK;
+}
+
+GstFlowReturn CameraPipeline::OnThumbnailSample(GstElement* sink, gpointer self) {
+  // The thumbnail branch's streaming thread, once a second: a copy of a few kB under the lock.
+  auto* camera = static_cast<CameraPipeline*>(self);
+  while (camera->block_side_branches_.load()) g_usleep(10'000);  // tests; TearDown releases it
+  GstSample* sample = gst_app_sink_try_pull_sample(GST_APP_SINK(sink), 0);
+  if (!sample) return GST_FLOW_OK;
+  if (GstBuffer* buffer = gst_sample_get_buffer(sample)) {
+    GstMapInfo map;
+    if (gst_buffer_map(buffer, &map, GST_MAP_READ)) {
+      std::string jpeg(reinterpret_cast<const char*>(map.data), map.size);
+      gst_buffer_unmap(buffer, &map);
+      const int64_t utc_ns = camera->clock_->NowUtcNs();
+      std::lock_guard lock(camera->thumbnail_mutex_);
+      camera->thumbnail_.jpeg = std::move(jpeg);
+      camera->thumbnail_.utc_ns = utc_ns;
+    }
+  }
+  gst_sample_unref(sample);
+  return GST_FLOW_OK;
+}
+
+Thumbnail CameraPipeline::LatestThumbnail() const {
+  std::lock_guard lock(thumbnail_mutex_);
+  return thumbnail_;
 }
 
 GstClockTime CameraPipeline::CurrentRunningTime() {

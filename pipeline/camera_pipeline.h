@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "base/clock.h"
@@ -31,6 +32,12 @@ struct SegmentClosed {
   // false: the pipeline failed, stalled or was abandoned while writing it; the file may end in
   // a torn fragment and must be recovered (cut at its last complete fragment) before sealing.
   bool complete = true;
+};
+
+// The newest thumbnail of a camera: a small JPEG (graph.h, "thumb"), about once a second.
+struct Thumbnail {
+  std::string jpeg;    // empty: no frame has reached the thumbnail branch yet
+  int64_t utc_ns = 0;  // when it arrived (wall clock)
 };
 
 enum class CameraState { kStopped, kStarting, kRecording, kFailed, kStopping };
@@ -87,6 +94,14 @@ class CameraPipeline {
 
   int restarts() const { return restarts_; }
 
+  // The newest thumbnail (empty before the first, and on passthrough cameras). The last one is
+  // kept across restarts: its time says how old it is. Thread-safe.
+  Thumbnail LatestThumbnail() const;
+
+  // Holds the side branches' consumers (thumbnail, probes) in their streaming thread until
+  // released, as a stuck consumer would (tests: the recording must go on regardless).
+  void BlockSideBranchesForTesting(bool block) { block_side_branches_ = block; }
+
   // What is overdue about this camera, or "" when its own recovery is keeping up. For the
   // daemon's systemd watchdog: a camera that is recording, starting within its first-frame
   // timeout, or failed and waiting for its next retry is fine however often it fails, since it
@@ -102,6 +117,7 @@ class CameraPipeline {
                                  gpointer self);
   static GstPadProbeReturn OnVideoBuffer(GstPad* pad, GstPadProbeInfo* info, gpointer self);
   static GstPadProbeReturn OnVideoToMuxer(GstPad* pad, GstPadProbeInfo* info, gpointer self);
+  static GstFlowReturn OnThumbnailSample(GstElement* sink, gpointer self);
   static gboolean OnWatchdog(gpointer self);
   static gboolean OnRetry(gpointer self);
   static gboolean OnStopTimeout(gpointer self);
@@ -137,6 +153,10 @@ class CameraPipeline {
 
   // Files handed to splitmuxsink (from a streaming thread) and not yet reported closed.
   SegmentOrder files_;
+
+  std::atomic<bool> block_side_branches_{false};
+  mutable std::mutex thumbnail_mutex_;
+  Thumbnail thumbnail_;  // written by the thumbnail branch's streaming thread
 
   std::atomic<uint64_t> frames_seen_{0};
   std::atomic<int64_t> last_frame_monotonic_ns_{0};

@@ -34,6 +34,17 @@ std::string OverlayMarkup(const std::vector<std::string>& lines) {
 
 namespace {
 
+// The head of every side branch off "raw": at most one frame waits, and a new frame replaces it
+// (leaky downstream), so the tee's push into it never blocks the recording branch.
+constexpr const char* kLeakyQueue =
+    "queue leaky=downstream max-size-buffers=1 max-size-bytes=0 max-size-time=0";
+// Side branches' appsinks keep only the newest buffer, never wait for the clock, never hold up a
+// state change (async=false), and at end of stream do not wait for their last buffer to be
+// pulled (wait-on-eos=false: under bare gst-launch nobody pulls, and EOS would never complete),
+// so a slow reader or none at all costs the recording nothing.
+constexpr const char* kQuietSink =
+    "drop=true max-buffers=1 sync=false async=false wait-on-eos=false";
+
 std::string RawCaps(const CameraSpec& spec, const char* media) {
   return std::string(media) + ",width=" + std::to_string(spec.width) +
          ",height=" + std::to_string(spec.height) + ",framerate=" + std::to_string(spec.framerate) +
@@ -84,6 +95,19 @@ std::string BuildGraphDescription(const CameraSpec& spec, const EncoderChoice& e
   if (IsPassthrough(spec)) {
     d += " ! video/x-h264,stream-format=avc,alignment=au ! queue name=vq ! split.video";
   } else {
+    // The side branches hang off the tee at the end of the description ("raw. ! ..."); the
+    // recording branch follows it directly, unchanged.
+    std::string side_branches;
+    if (options.thumbnail) {
+      side_branches += " raw. ! " + std::string(kLeakyQueue) +
+                       " ! videorate drop-only=true ! videoscale ! videoconvert ! "
+                       "video/x-raw,format=I420,width=" +
+                       std::to_string(kThumbnailWidth) +
+                       ",pixel-aspect-ratio=1/1,framerate=1/1 ! jpegenc quality=70 ! "
+                       "appsink name=thumb " +
+                       kQuietSink;
+    }
+    if (!side_branches.empty()) d += " ! tee name=raw";
     d +=
         " ! videoconvert ! clockoverlay name=clock time-format=\"%Y-%m-%d %H:%M:%S %Z\""
         " halignment=left valignment=top shaded-background=true font-desc=" +
@@ -94,7 +118,7 @@ std::string BuildGraphDescription(const CameraSpec& spec, const EncoderChoice& e
         " ! videoconvert ! " +
         VideoEncoderDescription(encoder, spec.bitrate_kbps,
                                 std::max(1, spec.framerate * options.keyframe_interval_ms / 1000)) +
-        " ! h264parse ! queue name=vq ! split.video";
+        " ! h264parse ! queue name=vq ! split.video" + side_branches;
   }
   if (spec.audio != Audio::kNone && !aac_encoder.empty()) {
     d += spec.audio == Audio::kTest

@@ -4,6 +4,11 @@
 //   "src"   the video source          "clock" clockoverlay (local date and time)
 //   "info"  textoverlay (identity and position lines, set by the application)
 //   "split" splitmuxsink (fragmented MP4 segments)
+//   "raw"   tee right after the source's raw video, before the overlays (not on passthrough
+//           H.264 cameras): the recording branch goes on in the source's thread, the side
+//           branches each start with a leaky one-buffer queue so that they can never hold the
+//           recording back (a slow or stopped consumer loses its own frames, nothing else)
+//   "thumb" appsink of the thumbnail branch: a 320 px wide JPEG once a second
 //   "track" appsrc of the timed-text (subtitle) track with the position line; the application
 //           must feed it (pipeline/timed_text.h): under bare gst-launch-1.0 nothing does, and
 //           splitmuxsink would hold the video back waiting for text. bench/cpu-per-camera
@@ -35,7 +40,13 @@ struct GraphOptions {
   std::string location_pattern;
   // A timed-text (tx3g subtitle) track in every segment, fed through the "track" appsrc.
   bool text_track = true;
+  // The thumbnail branch off "raw" (not on passthrough cameras). The benchmark turns it off to
+  // measure what it costs.
+  bool thumbnail = true;
 };
+
+// The thumbnail branch's width; the height follows the picture's aspect ratio.
+constexpr int kThumbnailWidth = 320;
 
 std::string BuildGraphDescription(const CameraSpec& spec, const EncoderChoice& encoder,
                                   const std::string& aac_encoder, const GraphOptions& options);

@@ -74,6 +74,32 @@ TEST_F(GraphTest, H264CameraWithoutOverlayIsNotReencoded) {
   EXPECT_NE(d.find("x264enc"), std::string::npos);
 }
 
+TEST_F(GraphTest, ThumbnailBranchHangsOffTheRawVideoBeforeTheOverlays) {
+  CameraSpec spec;
+  spec.name = "road";
+  std::string d = BuildGraphDescription(spec, {"x264enc", false}, "", {});
+  EXPECT_EQ(ParseError(d), "");
+  const size_t tee = d.find("tee name=raw");
+  ASSERT_NE(tee, std::string::npos) << d;
+  EXPECT_LT(tee, d.find("clockoverlay"));  // the thumbnail shows the scene, not the overlay
+  EXPECT_NE(d.find("raw. ! queue leaky=downstream max-size-buffers=1"), std::string::npos) << d;
+  EXPECT_NE(d.find("appsink name=thumb drop=true max-buffers=1"), std::string::npos) << d;
+
+  GraphOptions options;
+  options.thumbnail = false;
+  d = BuildGraphDescription(spec, {"x264enc", false}, "", options);
+  EXPECT_EQ(d.find("tee name=raw"), std::string::npos);
+  EXPECT_EQ(ParseError(d), "");
+
+  // A passthrough camera is never decoded, so it has no raw picture to show.
+  spec.source = Source::kRtsp;
+  spec.location = "rtsp://127.0.0.1/x";
+  spec.overlay = false;
+  d = BuildGraphDescription(spec, {"x264enc", false}, "", {});
+  EXPECT_EQ(d.find("name=thumb"), std::string::npos);
+  EXPECT_EQ(ParseError(d), "");
+}
+
 TEST_F(GraphTest, QuotesValuesWithSpacesAndQuotes) {
   EXPECT_EQ(QuoteForLaunch("a b"), "\"a b\"");
   EXPECT_EQ(QuoteForLaunch("a\"b\\c"), "\"a\\\"b\\\\c\"");
