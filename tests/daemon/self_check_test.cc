@@ -357,6 +357,43 @@ TEST_F(SelfCheckTest, TechnicianSeesEachPartsHistoryAndNeverAnIncidentOrASegment
   EXPECT_EQ(Call("GET", "/v1/health/history?hours=0", "technician").status, 400);
 }
 
+// A run is on the main loop: it reads in-memory state and statvfs, and writes one transaction.
+// Measured here (docs/self-check.md, Measurements), with a generous bound so a loaded CI host
+// does not fail it; pruning a batch of 500 old rows is measured the same way.
+TEST_F(SelfCheckTest, ARunAndAPruningBatchKeepTheMainLoopFree) {
+  StartDaemon(TestConfig(dir_.path()));
+  SelfChecker& checker = *control_->self_check();
+  constexpr int kRuns = 20;
+  const int64_t start = base::Clock::System()->MonotonicNs();
+  for (int i = 0; i < kRuns; ++i) checker.Run(SelfCheckTrigger::kRequest, "bench");
+  const double run_ms = (base::Clock::System()->MonotonicNs() - start) / 1e6 / kRuns;
+  std::printf("self-check run on the main loop: %.2f ms on average over %d runs\n", run_ms, kRuns);
+  EXPECT_LT(run_ms, 200);
+
+  // 2000 health events 100 days old: pruned 500 at a time, oldest first.
+  {
+    auto catalog = storage::Catalog::Open(dir_ / "catalog.sqlite");
+    ASSERT_TRUE(catalog.ok());
+    const int64_t old =
+        base::Clock::System()->NowUtcNs() - int64_t{100} * 86400 * base::kNsPerSecond;
+    for (int i = 0; i < 2000; ++i) {
+      ASSERT_TRUE(
+          (*catalog)->AddHealthEvent({0, old + i, "road", "video", "covered", "ok", ""}).ok());
+    }
+  }
+  const int64_t prune_start = base::Clock::System()->MonotonicNs();
+  const int64_t deleted = checker.PruneOnce();
+  const double prune_ms = (base::Clock::System()->MonotonicNs() - prune_start) / 1e6;
+  std::printf("pruning one batch of %lld old rows: %.2f ms\n", static_cast<long long>(deleted),
+              prune_ms);
+  EXPECT_EQ(deleted, 500);
+  EXPECT_LT(prune_ms, 500);
+  int64_t total = deleted;
+  while (int64_t more = checker.PruneOnce()) total += more;
+  EXPECT_EQ(total, 2000);
+  EXPECT_EQ(RunsWithTrigger("request"), kRuns) << "recent runs are kept";
+}
+
 // The rules, without a daemon.
 SelfCheckInputs Healthy() {
   SelfCheckInputs in;
