@@ -95,6 +95,7 @@ base::Status ControlPlane::Open() {
   routes_ = std::make_unique<ControlRoutes>(api_.get(), recorder_, duty_.get(), clock_,
                                             disk_guard_.get());
   OpenUplink();
+  OpenSelfCheck();
   ApiListenConfig listen = ListenConfigFrom(config.api);
   base::Status listening = api_->Listen(listen);
   if (!listening.ok()) {
@@ -134,17 +135,6 @@ void ControlPlane::OpenUplink() {
   duty_->add_on_change([this](const storage::IncidentRecord& incident, const std::string& what) {
     if (uplink_) uplink_->OnIncidentChanged(incident, what);
   });
-  // A failed self-check is an alert for the back office (R5: failures are reported).
-  routes_->set_on_self_check([this](const nlohmann::json& result) {
-    if (!uplink_ || result.value("ok", true)) return;
-    std::string failed;
-    for (const nlohmann::json& check : result.value("checks", nlohmann::json::array())) {
-      if (check.value("ok", true)) continue;
-      failed += (failed.empty() ? "" : "; ") + check.value("name", std::string("?")) + ": " +
-                check.value("detail", std::string());
-    }
-    (void)uplink_->RaiseAlert({"self-check-failed", 0, "", "", "", failed});
-  });
   // The disk full with nothing evictable (R9: recording never stops silently) reaches the back
   // office within seconds too.
   if (disk_guard_) {
@@ -154,10 +144,34 @@ void ControlPlane::OpenUplink() {
   }
 }
 
+void ControlPlane::OpenSelfCheck() {
+  self_check_ = std::make_unique<SelfChecker>(recorder_, duty_.get(), disk_guard_.get(), env_,
+                                              clock_, self_check_options_);
+  base::Status opened = self_check_->Open();
+  if (!opened.ok()) {
+    base::LogError("no self-check and no health history: " + opened.message());
+    self_check_.reset();
+    return;
+  }
+  self_check_->set_uplink(uplink_.get());
+  self_check_->RegisterRoutes(api_.get());
+  // A failed run is an alert for the back office, one per run naming every failing item (R5:
+  // failures are reported).
+  self_check_->add_on_run([this](const SelfCheckRun& run) {
+    if (!uplink_ || run.overall() != CheckResult::kFail) return;
+    base::Status raised =
+        uplink_->RaiseAlert({"self-check-failed", run.utc_ns, recorder_->config().device.id, "", "",
+                             "self-check #" + std::to_string(run.id) + " (" + run.trigger +
+                                 ") failed: " + run.FailingSummary()});
+    if (!raised.ok()) base::LogError("self-check alert not queued: " + raised.message());
+  });
+}
+
 void ControlPlane::Start() {
   if (duty_) duty_->Start();
   if (disk_guard_) disk_guard_->Start();
   if (routes_) routes_->Start();
+  if (self_check_) self_check_->Start();
   if (uplink_) {
     base::Status started = uplink_->Start();
     if (!started.ok()) {
@@ -181,6 +195,7 @@ void ControlPlane::Stop() {
   if (uplink_tick_) g_source_remove(uplink_tick_), uplink_tick_ = 0;
   if (uplink_) uplink_->Stop();
   if (routes_) routes_->Stop();
+  if (self_check_) self_check_->Stop();
   if (api_) api_->Stop();
   if (disk_guard_) disk_guard_->Stop();
   if (duty_) duty_->Stop();

@@ -16,6 +16,7 @@
 #include "daemon/disk_guard.h"
 #include "daemon/duty.h"
 #include "daemon/recorder.h"
+#include "daemon/self_check.h"
 #include "daemon/uplink_service.h"
 #include "storage/audit_log.h"
 
@@ -42,6 +43,13 @@ class ControlPlane {
   ApiServer* api() { return api_.get(); }
   storage::AuditLog* audit() { return audit_.get(); }
   UplinkService* uplink() { return uplink_.get(); }
+  // The self-check and the health history (docs/self-check.md); null if its catalog connection
+  // failed to open.
+  SelfChecker* self_check() { return self_check_.get(); }
+  // Tests: the self-check's timers (before Open).
+  void set_self_check_options_for_testing(SelfCheckOptions options) {
+    self_check_options_ = options;
+  }
   // Tests: how the uplink judges the network, its part size, its tick (before Open).
   void set_uplink_options_for_testing(UplinkServiceOptions options) {
     uplink_options_ = std::move(options);
@@ -58,6 +66,8 @@ class ControlPlane {
   base::Status OpenAudit();
   // The uplink service and GET /v1/uplink (docs/uplink.md).
   void OpenUplink();
+  // The self-check, its routes, its alert (docs/self-check.md).
+  void OpenSelfCheck();
 
   Recorder* recorder_;
   base::Env* env_;
@@ -68,6 +78,8 @@ class ControlPlane {
   std::unique_ptr<ApiServer> api_;
   std::unique_ptr<ControlRoutes> routes_;
   std::unique_ptr<UplinkService> uplink_;
+  std::unique_ptr<SelfChecker> self_check_;
+  SelfCheckOptions self_check_options_;
   UplinkServiceOptions uplink_options_;
   guint uplink_tick_ = 0;
   std::vector<std::unique_ptr<inputs::InputSource>> test_inputs_;

@@ -23,7 +23,6 @@ const std::set<Role> kEvidenceReaders = {Role::kOfficer, Role::kSupervisor, Role
 const std::set<Role> kSupervisorOnly = {Role::kSupervisor};
 // Who may ask for a camera to stop (maintenance outside an incident); refused during one.
 const std::set<Role> kStoppers = {Role::kOfficer, Role::kSupervisor, Role::kTechnician};
-const std::set<Role> kSelfCheckers = {Role::kTechnician, Role::kSupervisor};
 
 std::string Utc(int64_t utc_ns) { return base::FormatUtcNs(utc_ns); }
 
@@ -108,12 +107,7 @@ ControlRoutes::ControlRoutes(ApiServer* server, Recorder* recorder, Duty* duty, 
           [this](const ApiRequest& r) { return Ok(Status(r.who.role)); });
   s.Route("GET", "/v1/health", kEveryRole, AuditPolicy::kRefusalsOnly,
           [this](const ApiRequest&) { return Ok(Health()); });
-  s.Route("POST", "/v1/self-check", kSelfCheckers, AuditPolicy::kAlways, [this](const ApiRequest&) {
-    ApiResponse response = Ok(SelfCheck());
-    if (on_self_check_) on_self_check_(response.body);
-    response.audit_detail = response.body["ok"].get<bool>() ? "all checks passed" : "checks failed";
-    return response;
-  });
+  // POST /v1/self-check and the health history: daemon/self_check.h (SelfChecker::RegisterRoutes).
 
   // Incidents.
   s.Route("GET", "/v1/incidents", kEvidenceReaders, AuditPolicy::kAlways,
@@ -431,48 +425,6 @@ json ControlRoutes::Health() const {
   out["inputs"] = inputs;
   out["input_problems"] = duty_->InputProblems();
   return out;
-}
-
-json ControlRoutes::SelfCheck() const {
-  json checks = json::array();
-  bool all_ok = true;
-  auto check = [&](const std::string& name, bool ok, const std::string& detail) {
-    checks.push_back({{"name", name}, {"ok", ok}, {"detail", detail}});
-    all_ok = all_ok && ok;
-  };
-  json health = Health();
-  for (const json& camera : health["cameras"]) {
-    const std::string state = camera["state"];
-    check("camera " + camera["name"].get<std::string>(), state == "recording",
-          camera.contains("problem") ? camera["problem"].get<std::string>() : state);
-  }
-  if (health.contains("disk")) {
-    const double free = health["disk"]["free_bytes"].get<double>();
-    const double total = health["disk"]["total_bytes"].get<double>();
-    char detail[96];
-    std::snprintf(detail, sizeof detail, "%.1f GiB free of %.1f GiB", free / (1 << 30),
-                  total / (1 << 30));
-    if (disk_guard_ && disk_guard_->state().measured) {
-      // Below the minimum is fine while eviction can make room; not when nothing is evictable.
-      const DiskGuardState& d = disk_guard_->state();
-      std::string text =
-          std::string(detail) + " (minimum " + std::to_string(d.policy.min_free_percent) + "%)";
-      if (!d.alert.empty()) text += ": " + d.alert;
-      if (!d.error.empty()) text += "; eviction failed: " + d.error;
-      check("disk", !d.nothing_evictable && d.error.empty(), text);
-    } else {
-      check("disk", total > 0 && free / total >= 0.05, detail);
-    }
-  } else {
-    check("disk", false, "cannot read the data directory's file system");
-  }
-  const std::string gps_state = health["gps"];
-  check("gps", gps_state == "3d" || gps_state == "2d", "fix state " + gps_state);
-  check("time", health["time_verified"].get<bool>(), recorder_->position().clock_status().reason);
-  check("seals", recorder_->seal_failures() == 0,
-        std::to_string(recorder_->seal_failures()) + " seal failure(s) since start");
-  for (const std::string& problem : duty_->InputProblems()) check("input", false, problem);
-  return json{{"ok", all_ok}, {"checks", checks}, {"utc", Utc(clock_->NowUtcNs())}};
 }
 
 }  // namespace patrolrec::daemon

@@ -1,5 +1,5 @@
 // The control API's routes for the recorder and the incidents (docs/control-api.md has the
-// table): status and health, the self-check, incidents (dispatch, phases, marks, handover, closes,
+// table): status and health, incidents (dispatch, phases, marks, handover, closes,
 // case links, explanations, retention), the record button and stop requests, which pass the
 // no-stop rule (daemon/duty.h). Every incident change is also published on the event stream to
 // the roles that may see evidence; camera health to every role.
@@ -40,12 +40,6 @@ class ControlRoutes {
   // Each camera's name, state ("paused" when stopped on request) and overdue problem: the part of
   // the health that status and the once-a-second event check need (no statvfs, no file lists).
   nlohmann::json Cameras() const;
-  nlohmann::json SelfCheck() const;
-  // Called on the main loop with every self-check result run through the API (the uplink sends
-  // failed ones as alerts).
-  void set_on_self_check(std::function<void(const nlohmann::json&)> f) {
-    on_self_check_ = std::move(f);
-  }
 
  private:
   ApiResponse FromReply(const IncidentReply& reply, int ok_status, const std::string& what);
@@ -58,7 +52,6 @@ class ControlRoutes {
   DiskGuard* disk_guard_;
   unsigned health_timer_ = 0;
   std::string last_health_;
-  std::function<void(const nlohmann::json&)> on_self_check_;
 };
 
 }  // namespace patrolrec::daemon

@@ -673,6 +673,7 @@ void UplinkService::RunJob(storage::Catalog& catalog, const uplink::QueueJob& jo
     delay = delay ? std::min(delay * 2, options_.retry_max_ms) : options_.retry_initial_ms;
     retry_after_mono_ns_[job.id] = clock_->MonotonicNs() + delay * base::kNsPerMs;
     last_error_ = message;
+    last_error_utc_ns_ = clock_->NowUtcNs();
     base::LogWarning(
         "upload failed, tried again in " + Seconds(delay / 1000.0) + " s: " + message,
         {{"UPLOAD_JOB", job.id}, {"UPLOAD_CLASS", uplink::JobClassName(job.job_class)}});
@@ -749,11 +750,23 @@ void UplinkService::RunJob(storage::Catalog& catalog, const uplink::QueueJob& jo
                {"INCIDENT", job.incident_id},
                {"UPLOAD_WORKER", std::to_string(worker + 1)}});
     recent_.push_back({file.key, bytes, seconds, clock_->NowUtcNs()});
+    last_success_utc_ns_ = recent_.back().utc_ns;
     while (recent_.size() > 20) recent_.pop_front();
   }
   std::lock_guard<std::mutex> lock(mutex_);
   retry_after_mono_ns_.erase(job.id);
   retry_delay_ms_.erase(job.id);
+}
+
+UplinkReachability UplinkService::Reachability() const {
+  UplinkReachability r;
+  r.running = running_;
+  std::lock_guard<std::mutex> lock(mutex_);
+  r.mode = uplink::NetworkModeName(mode_);
+  r.last_error = last_error_;
+  r.last_error_utc_ns = last_error_utc_ns_;
+  r.last_success_utc_ns = last_success_utc_ns_;
+  return r;
 }
 
 json UplinkService::Snapshot(bool with_names) const {

@@ -551,6 +551,86 @@ CREATE INDEX eviction_unfinished ON eviction (id) WHERE removed_utc_ns IS NULL;
 -- The eviction planner asks, for every segment, whether its three files have verified uploads.
 CREATE INDEX upload_by_file ON upload (file, state);
 )sql",
+    // Version 6: the health history (docs/self-check.md, R13): self-check runs with every item,
+    // and every camera state change, for the technician. Nothing here is evidence: these rows
+    // name no incident and no segment, and they are pruned by age (health.history_days).
+    R"sql(
+-- One row per self-check run (第九条): at the start of duty, at a dispatch, on request, daily.
+-- Written once, when the run has finished; never changed; deleted by age only.
+CREATE TABLE selfcheck_run (
+  -- Row number in this catalog only: the order of the runs, whatever the wall clock did.
+  id INTEGER PRIMARY KEY,
+
+  -- When it ran: nanoseconds since 1970-01-01T00:00:00Z (the daemon's clock, verified or not:
+  -- the run's 'clock' item says which).
+  utc_ns INTEGER NOT NULL CHECK (utc_ns >= 0),
+
+  -- What started it: 'duty-start' (the daemon started and its cameras settled), 'dispatch' (an
+  -- incident opened or completed by a dispatch order), 'request' (POST /v1/self-check) or 'daily'
+  -- (every [health] selfcheck_interval_hours).
+  trigger TEXT NOT NULL CHECK (trigger IN ('duty-start', 'dispatch', 'request', 'daily')),
+
+  -- The API user who asked (trigger 'request'), else 'patrolrecd'.
+  requested_by TEXT NOT NULL CHECK (length(requested_by) > 0),
+
+  -- The worst result of its items: 'fail' if any failed, else 'warn' if any warned, else 'pass'.
+  overall TEXT NOT NULL CHECK (overall IN ('pass', 'warn', 'fail'))
+);
+
+CREATE INDEX selfcheck_run_by_time ON selfcheck_run (utc_ns);
+
+-- One row per item of a run, in the order checked.
+CREATE TABLE selfcheck_item (
+  -- The run it belongs to; deleted with it.
+  run INTEGER NOT NULL REFERENCES selfcheck_run (id) ON DELETE CASCADE,
+
+  -- 0, 1, 2, ...: the item's place in the run.
+  position INTEGER NOT NULL CHECK (position >= 0),
+
+  -- What was checked: 'camera:<name>' (a live, non-black, non-frozen, focused picture),
+  -- 'audio:<name>' (sound present, not silent), 'clock', 'storage', 'gps', 'signing-key',
+  -- 'uplink', 'seals', 'inputs' or 'input'.
+  name TEXT NOT NULL CHECK (length(name) > 0),
+
+  -- 'pass', 'warn' (works, but a person should look) or 'fail'.
+  result TEXT NOT NULL CHECK (result IN ('pass', 'warn', 'fail')),
+
+  -- Why, with what was measured, e.g. '61.2 h at 4128 kbit/s (minimum 4 h): 55.4 GiB free'.
+  reason TEXT NOT NULL,
+
+  PRIMARY KEY (run, position)
+);
+
+-- One row per change of a camera's state: the probes' picture and sound states and the
+-- pipeline's own (a failure with its cause, a restart). The technician's history of each part.
+CREATE TABLE health_event (
+  -- Row number in this catalog only: the order of the changes.
+  id INTEGER PRIMARY KEY,
+
+  -- When the new state began: nanoseconds since 1970-01-01T00:00:00Z. For a probe state this is
+  -- when its condition began to hold, before the hysteresis let it be reported.
+  utc_ns INTEGER NOT NULL CHECK (utc_ns >= 0),
+
+  -- The [camera NAME].
+  camera TEXT NOT NULL CHECK (length(camera) > 0),
+
+  -- 'video' or 'audio' (a probe state: 'ok', 'no-signal', 'black', 'frozen', 'covered',
+  -- 'defocused', 'moved'; 'ok', 'silent', 'clipped', 'no-audio'), or 'pipeline' (the camera's
+  -- pipeline: 'starting', 'recording', 'failed', 'stopping', 'stopped').
+  channel TEXT NOT NULL CHECK (channel IN ('video', 'audio', 'pipeline')),
+
+  -- The state entered, and the state left ('' for the first pipeline state after a start).
+  state TEXT NOT NULL CHECK (length(state) > 0),
+  previous TEXT NOT NULL,
+
+  -- Why, for a person, e.g. 'picture dark and featureless (mean luma 9)' or the pipeline's error;
+  -- '' when there is nothing to say (a normal start).
+  cause TEXT NOT NULL
+);
+
+-- The history window and the pruning by age read by time.
+CREATE INDEX health_event_by_time ON health_event (utc_ns);
+)sql",
 };
 static_assert(std::size(kUpgradeSteps) == Catalog::kSchemaVersion,
               "one upgrade step per schema version");
@@ -1656,6 +1736,161 @@ Result<std::optional<EvictionRecord>> Catalog::FindEviction(const std::string& f
   if (!rows.ok()) return rows.status();
   if (rows->empty()) return std::optional<EvictionRecord>();
   return std::optional<EvictionRecord>(std::move(rows->front()));
+}
+
+Result<int64_t> Catalog::InsertSelfCheck(const SelfCheckRecord& run) {
+  const std::string what = "storing a self-check run (" + run.trigger + ")";
+  Transaction transaction(db_);
+  if (transaction.Begin() != SQLITE_OK) return DbError(db_, path_, what);
+  Result<Statement> s =
+      Prepare(db_, path_,
+              "INSERT INTO selfcheck_run (utc_ns, trigger, requested_by, overall) "
+              "VALUES (?1, ?2, ?3, ?4)");
+  if (!s.ok()) return s.status();
+  if (Bind(s->get(), run.utc_ns, run.trigger, run.requested_by, run.overall) != SQLITE_OK ||
+      sqlite3_step(s->get()) != SQLITE_DONE) {
+    return DbError(db_, path_, what);
+  }
+  const int64_t id = sqlite3_last_insert_rowid(db_);
+  Result<Statement> item = Prepare(db_, path_,
+                                   "INSERT INTO selfcheck_item (run, position, name, result, "
+                                   "reason) VALUES (?1, ?2, ?3, ?4, ?5)");
+  if (!item.ok()) return item.status();
+  for (size_t i = 0; i < run.items.size(); ++i) {
+    const SelfCheckItemRecord& it = run.items[i];
+    sqlite3_reset(item->get());
+    if (Bind(item->get(), id, static_cast<int64_t>(i), it.name, it.result, it.reason) !=
+            SQLITE_OK ||
+        sqlite3_step(item->get()) != SQLITE_DONE) {
+      return DbError(db_, path_, what + ": item \"" + it.name + "\"");
+    }
+  }
+  if (transaction.Commit() != SQLITE_OK) return DbError(db_, path_, what);
+  return id;
+}
+
+Result<std::vector<SelfCheckRecord>> Catalog::SelfChecks(int limit) {
+  std::vector<SelfCheckRecord> runs;
+  if (schema_version_ < 6) return runs;  // no health history before version 6
+  Result<Statement> s = Prepare(db_, path_,
+                                "SELECT id, utc_ns, trigger, requested_by, overall FROM "
+                                "selfcheck_run ORDER BY id DESC LIMIT ?1");
+  if (!s.ok()) return s.status();
+  if (Bind(s->get(), int64_t{limit > 0 ? limit : -1}) != SQLITE_OK) {
+    return DbError(db_, path_, "listing self-check runs");
+  }
+  int rc;
+  while ((rc = sqlite3_step(s->get())) == SQLITE_ROW) {
+    SelfCheckRecord run;
+    run.id = sqlite3_column_int64(s->get(), 0);
+    run.utc_ns = sqlite3_column_int64(s->get(), 1);
+    run.trigger = ColumnText(s->get(), 2);
+    run.requested_by = ColumnText(s->get(), 3);
+    run.overall = ColumnText(s->get(), 4);
+    runs.push_back(std::move(run));
+  }
+  if (rc != SQLITE_DONE) return DbError(db_, path_, "listing self-check runs");
+  Result<Statement> items =
+      Prepare(db_, path_,
+              "SELECT name, result, reason FROM selfcheck_item WHERE run = ?1 ORDER BY position");
+  if (!items.ok()) return items.status();
+  for (SelfCheckRecord& run : runs) {
+    sqlite3_reset(items->get());
+    if (Bind(items->get(), run.id) != SQLITE_OK) {
+      return DbError(db_, path_, "listing self-check items");
+    }
+    while ((rc = sqlite3_step(items->get())) == SQLITE_ROW) {
+      run.items.push_back(
+          {ColumnText(items->get(), 0), ColumnText(items->get(), 1), ColumnText(items->get(), 2)});
+    }
+    if (rc != SQLITE_DONE) return DbError(db_, path_, "listing self-check items");
+  }
+  return runs;
+}
+
+Status Catalog::AddHealthEvent(const HealthEventRecord& event) {
+  const std::string what = "adding a health event (camera \"" + event.camera + "\" " +
+                           event.channel + " " + event.state + ")";
+  Result<Statement> s = Prepare(db_, path_,
+                                "INSERT INTO health_event (utc_ns, camera, channel, state, "
+                                "previous, cause) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  if (!s.ok()) return s.status();
+  // One statement is one implicit transaction, durable at return under synchronous=FULL.
+  if (Bind(s->get(), event.utc_ns, event.camera, event.channel, event.state, event.previous,
+           event.cause) != SQLITE_OK ||
+      sqlite3_step(s->get()) != SQLITE_DONE) {
+    return DbError(db_, path_, what);
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+Result<std::vector<HealthEventRecord>> ReadHealthEvents(sqlite3* db, const std::string& path,
+                                                        sqlite3_stmt* s) {
+  std::vector<HealthEventRecord> events;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    HealthEventRecord e;
+    e.id = sqlite3_column_int64(s, 0);
+    e.utc_ns = sqlite3_column_int64(s, 1);
+    e.camera = ColumnText(s, 2);
+    e.channel = ColumnText(s, 3);
+    e.state = ColumnText(s, 4);
+    e.previous = ColumnText(s, 5);
+    e.cause = ColumnText(s, 6);
+    events.push_back(std::move(e));
+  }
+  if (rc != SQLITE_DONE) return DbError(db, path, "listing health events");
+  return events;
+}
+
+}  // namespace
+
+Result<std::vector<HealthEventRecord>> Catalog::HealthEvents(int64_t from_utc_ns) {
+  if (schema_version_ < 6) return std::vector<HealthEventRecord>();
+  Result<Statement> s = Prepare(db_, path_,
+                                "SELECT id, utc_ns, camera, channel, state, previous, cause FROM "
+                                "health_event WHERE utc_ns >= ?1 ORDER BY id");
+  if (!s.ok()) return s.status();
+  if (Bind(s->get(), from_utc_ns) != SQLITE_OK) return DbError(db_, path_, "listing health events");
+  return ReadHealthEvents(db_, path_, s->get());
+}
+
+Result<std::vector<HealthEventRecord>> Catalog::LastHealthEventsBefore(int64_t before_utc_ns) {
+  if (schema_version_ < 6) return std::vector<HealthEventRecord>();
+  Result<Statement> s = Prepare(
+      db_, path_,
+      "SELECT id, utc_ns, camera, channel, state, previous, cause FROM health_event WHERE id IN "
+      "(SELECT max(id) FROM health_event WHERE utc_ns < ?1 GROUP BY camera, channel) ORDER BY id");
+  if (!s.ok()) return s.status();
+  if (Bind(s->get(), before_utc_ns) != SQLITE_OK) {
+    return DbError(db_, path_, "listing health events");
+  }
+  return ReadHealthEvents(db_, path_, s->get());
+}
+
+Result<int64_t> Catalog::PruneHealthHistory(int64_t before_utc_ns, int max_rows) {
+  if (schema_version_ < 6) return int64_t{0};
+  const std::string what = "pruning the health history";
+  Transaction transaction(db_);
+  if (transaction.Begin() != SQLITE_OK) return DbError(db_, path_, what);
+  int64_t deleted = 0;
+  for (const char* sql :
+       {"DELETE FROM health_event WHERE id IN (SELECT id FROM health_event WHERE utc_ns < ?1 "
+        "ORDER BY id LIMIT ?2)",
+        "DELETE FROM selfcheck_run WHERE id IN (SELECT id FROM selfcheck_run WHERE utc_ns < ?1 "
+        "ORDER BY id LIMIT ?2)"}) {
+    Result<Statement> s = Prepare(db_, path_, sql);
+    if (!s.ok()) return s.status();
+    if (Bind(s->get(), before_utc_ns, int64_t{max_rows}) != SQLITE_OK ||
+        sqlite3_step(s->get()) != SQLITE_DONE) {
+      return DbError(db_, path_, what);
+    }
+    deleted += sqlite3_changes(db_);
+  }
+  if (transaction.Commit() != SQLITE_OK) return DbError(db_, path_, what);
+  return deleted;
 }
 
 }  // namespace patrolrec::storage

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "storage/health_record.h"
 #include "storage/incident_record.h"
 #include "storage/segment_record.h"
 #include "storage/track.h"
@@ -58,7 +59,7 @@ struct EvictionRecord {
 class Catalog {
  public:
   // The schema version this build writes.
-  static constexpr int kSchemaVersion = 5;
+  static constexpr int kSchemaVersion = 6;
   // The oldest version OpenReadOnly reads: segments and track points have kept their columns
   // since version 2, so the verifier checks a device that runs an older build (later tables,
   // such as incidents, are then absent).
@@ -169,6 +170,25 @@ class Catalog {
   // Every eviction row, in the order they were marked; unfinished ones only when asked.
   base::Result<std::vector<EvictionRecord>> Evictions(bool unfinished_only = false);
   base::Result<std::optional<EvictionRecord>> FindEviction(const std::string& file);
+
+  // The health history (schema 6, docs/self-check.md). Reading a catalog of an older version
+  // gives nothing, not an error.
+  //
+  // Stores a finished self-check run and its items in one transaction; returns the run's id.
+  base::Result<int64_t> InsertSelfCheck(const SelfCheckRecord& run);
+  // The newest `limit` runs (all when `limit` <= 0), newest first, each with its items.
+  base::Result<std::vector<SelfCheckRecord>> SelfChecks(int limit = 0);
+  base::Status AddHealthEvent(const HealthEventRecord& event);
+  // The health events with utc_ns >= from_utc_ns, in the order they were added.
+  base::Result<std::vector<HealthEventRecord>> HealthEvents(int64_t from_utc_ns = 0);
+  // The last event of each (camera, channel) before `before_utc_ns`: where the history window
+  // starts from.
+  base::Result<std::vector<HealthEventRecord>> LastHealthEventsBefore(int64_t before_utc_ns);
+  // Deletes at most `max_rows` health events and at most `max_rows` self-check runs (with their
+  // items) older than `before_utc_ns`, oldest first, in one short transaction, so that a long
+  // backlog is pruned in small batches that never hold the write lock for long. Returns the rows
+  // deleted (0: nothing left to prune).
+  base::Result<int64_t> PruneHealthHistory(int64_t before_utc_ns, int max_rows);
 
   const std::string& path() const { return path_; }
 

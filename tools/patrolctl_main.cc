@@ -46,10 +46,11 @@ constexpr char kUsage[] =
     "\n"
     "Commands:\n"
     "  status                      device, cameras, position, time and the open incident\n"
-    "  health                      health of cameras, GPS, disk and uplink\n"
+    "  health [--hours N]          each part's state and history (technician, supervisor)\n"
     "  uplink                      what is uploaded, queued and held (and why), the budget,\n"
     "                              each incident's 24-hour status\n"
-    "  self-check                  run the self-check now (technician, supervisor)\n"
+    "  selfcheck                   run the self-check now (technician, supervisor)\n"
+    "  selfcheck history [--limit N]  the stored self-check runs with every item\n"
     "  incident list|show|dispatch|phase|mark|handover|close|override-close|link|explain|\n"
     "           retention          incidents; `patrolctl incident --help`\n"
     "  record start|stop           the manual record button\n"
@@ -409,11 +410,148 @@ void PrintUplink(const json& body) {
   }
 }
 
+std::string Upper(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return text;
+}
+
+// One self-check run: its header, then each item's result and reason (failures in capitals, so
+// that they stand out on a technician's terminal).
+void PrintSelfCheck(const json& run) {
+  if (!run.is_object() || !run.contains("items")) return PrintTree(run, 0);
+  std::printf("self-check #%s (%s, by %s) %s: %s\n", Field(run, "id").c_str(),
+              Field(run, "trigger").c_str(), Field(run, "by").c_str(), Field(run, "utc").c_str(),
+              Upper(Field(run, "overall")).c_str());
+  for (const json& item : run["items"]) {
+    std::string result = Field(item, "result");
+    if (result == "fail") result = "FAIL";
+    std::printf("  %-4s  %-22s %s\n", result.c_str(), Field(item, "name").c_str(),
+                Field(item, "reason").c_str());
+  }
+}
+
+void PrintSelfCheckHistory(const json& body) {
+  if (!body.is_object() || !body.contains("runs") || !body["runs"].is_array()) {
+    return PrintTree(body, 0);
+  }
+  if (body["runs"].empty()) std::printf("no self-check stored yet\n");
+  for (const json& run : body["runs"]) PrintSelfCheck(run);
+}
+
+// "ok 3590 s, covered 10 s" from {"ok": 3590, "covered": 10}.
+std::string StateTimes(const json& seconds) {
+  if (!seconds.is_object() || seconds.empty()) return "-";
+  std::string out;
+  for (const auto& [state, s] : seconds.items()) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%s %.0f s", state.c_str(),
+                  s.is_number() ? s.get<double>() : 0);
+    out += (out.empty() ? "" : ", ") + std::string(text);
+  }
+  return out;
+}
+
+// The technician's health page: each part's state now and its history over the window. The
+// daemon's answer holds no incident and no segment; nothing here adds one.
+void PrintHealthHistory(const json& body) {
+  if (!body.is_object() || !body.contains("cameras")) return PrintTree(body, 0);
+  const json& window = body.value("window", json::object());
+  std::printf("device %s: health over the last %s h (%s to %s)\n", Field(body, "device").c_str(),
+              Field(window, "hours").c_str(), Field(window, "from_utc").c_str(),
+              Field(window, "to_utc").c_str());
+  std::vector<std::vector<std::string>> rows;
+  for (const json& c : body["cameras"]) {
+    const json& video = c.value("video", json::object());
+    const json& audio = c.value("audio", json::object());
+    rows.push_back({Field(c, "name"), Field(c, "state"), Field(video, "state"),
+                    c.contains("audio") ? Field(audio, "state") : "(none)", Field(c, "restarts"),
+                    Field(c, "failures"), Field(c, "probe_events")});
+  }
+  PrintTable({"CAMERA", "PIPELINE", "PICTURE", "SOUND", "RESTARTS", "FAILURES", "PROBE EVENTS"},
+             rows);
+  for (const json& c : body["cameras"]) {
+    std::printf("camera %s:\n", Field(c, "name").c_str());
+    const json& video = c.value("video", json::object());
+    std::printf("  picture: %s\n", StateTimes(video.value("seconds_in_state", json())).c_str());
+    if (!Field(video, "cause").empty() && Field(video, "state") != "ok") {
+      std::printf("    now %s since %s: %s\n", Field(video, "state").c_str(),
+                  Field(video, "since_utc").c_str(), Field(video, "cause").c_str());
+    }
+    if (c.contains("audio")) {
+      const json& audio = c["audio"];
+      std::printf("  sound:   %s\n", StateTimes(audio.value("seconds_in_state", json())).c_str());
+      if (!Field(audio, "cause").empty() && Field(audio, "state") != "ok") {
+        std::printf("    now %s since %s: %s\n", Field(audio, "state").c_str(),
+                    Field(audio, "since_utc").c_str(), Field(audio, "cause").c_str());
+      }
+    }
+    std::printf(
+        "  pipeline: %s\n",
+        StateTimes(c.value("pipeline", json::object()).value("seconds_in_state", json())).c_str());
+    if (c.contains("last_failure") && c["last_failure"].is_object()) {
+      std::printf("  last failure %s: %s\n", Field(c["last_failure"], "utc").c_str(),
+                  Field(c["last_failure"], "cause").c_str());
+    }
+    if (c.contains("problem") && !c["problem"].is_null()) {
+      std::printf("  problem: %s\n", Field(c, "problem").c_str());
+    }
+  }
+  if (body.contains("events") && body["events"].is_array()) {
+    std::printf("events (%s in the window):\n", Field(body, "events_in_window").c_str());
+    for (const json& e : body["events"]) {
+      std::printf("  %s  %-12s %-8s %s -> %s%s\n", Field(e, "utc").c_str(),
+                  Field(e, "camera").c_str(), Field(e, "channel").c_str(),
+                  Field(e, "previous").empty() ? "(start)" : Field(e, "previous").c_str(),
+                  Field(e, "state").c_str(),
+                  Field(e, "cause").empty() ? "" : (": " + Field(e, "cause")).c_str());
+    }
+  }
+  const json& disk = body.value("disk", json::object());
+  if (disk.value("known", false)) {
+    std::printf(
+        "disk: %s free of %s (%s %%), %s h at %s kbit/s (minimum %s h)%s\n",
+        Bytes(disk["free_bytes"]).c_str(), Bytes(disk["total_bytes"]).c_str(),
+        Field(disk, "free_percent").c_str(), Field(disk, "hours_at_current_bitrate").c_str(),
+        Field(disk, "bitrate_kbps").c_str(), Field(disk, "min_record_hours").c_str(),
+        disk.value("alert", json()).is_string() ? ("; " + Field(disk, "alert")).c_str() : "");
+  } else {
+    std::printf("disk: unknown: %s\n", Field(disk, "error").c_str());
+  }
+  const json& gps = body.value("gps", json::object());
+  std::printf("gps: %s\n",
+              gps.value("configured", false) ? Field(gps, "state").c_str() : "not configured");
+  const json& clock = body.value("clock", json::object());
+  std::printf("clock: %s (%s): %s\n", clock.value("verified", false) ? "verified" : "NOT verified",
+              Field(clock, "source").c_str(), Field(clock, "reason").c_str());
+  const json& uplink = body.value("uplink", json::object());
+  if (!uplink.value("configured", false)) {
+    std::printf("uplink: not configured\n");
+  } else {
+    std::printf(
+        "uplink: %s, %s; last upload %s; last error %s %s\n",
+        uplink.value("running", false) ? "running" : "NOT running", Field(uplink, "mode").c_str(),
+        Field(uplink, "last_success_utc").empty() ? "none"
+                                                  : Field(uplink, "last_success_utc").c_str(),
+        Field(uplink, "last_error_utc").empty() ? "none" : Field(uplink, "last_error_utc").c_str(),
+        Field(uplink, "last_error").c_str());
+  }
+  std::printf("seal failures since start: %s\n", Field(body, "seal_failures").c_str());
+  if (body.contains("last_self_check") && body["last_self_check"].is_object()) {
+    std::printf("last ");
+    PrintSelfCheck(body["last_self_check"]);
+  } else {
+    std::printf("no self-check stored yet\n");
+  }
+}
+
 // Prints a successful answer; the per-command printer, or the tree, or "ok".
 using Printer = std::function<void(const json&)>;
 
+// What makes a successful answer a failure all the same (the self-check's "ok": false): exit 1.
+using Failed = std::function<bool(const json&)>;
+
 int Run(const Options& options, const std::string& method, const std::string& path,
-        const std::optional<json>& body, const Printer& printer) {
+        const std::optional<json>& body, const Printer& printer, const Failed& failed = nullptr) {
   Reply reply = Call(options, method, path, body);
   if (!reply.connected) return CannotConnect(options, reply.connect_error);
   json answer = json::parse(reply.body, nullptr, false);
@@ -432,7 +570,8 @@ int Run(const Options& options, const std::string& method, const std::string& pa
     } else {
       PrintTree(answer, 0);
     }
-    return std::fflush(stdout) == 0 ? 0 : 1;
+    if (std::fflush(stdout) != 0) return 1;
+    return failed && !answer.is_discarded() && failed(answer) ? 1 : 0;
   }
   if (options.json) {
     std::fwrite(reply.body.data(), 1, reply.body.size(), stdout);
@@ -534,13 +673,20 @@ const std::map<std::string, Command>& Commands() {
           return Run(o, "GET", "/v1/status", {}, PrintStatus);
         }}},
       {"health",
-       {"Usage: patrolctl health\n\nHealth of the cameras, GPS, disk and uplink.\n"
-        "Route: GET /v1/health (every role).\n",
-        {},
+       {"Usage: patrolctl health [--hours N]\n\nEach part's state and history over the last N "
+        "hours (default 24, at most 2160):\ncameras (pipeline, picture and sound states with the "
+        "time in each, restarts,\nfailures, probe events), disk, GPS, clock, uplink, the last "
+        "self-check.\nNever an incident or a segment.\n"
+        "Route: GET /v1/health/history?hours=N (technician, supervisor).\n",
+        {"--hours"},
         {},
         0,
         0,
-        [](const Options& o, const Args&) { return Run(o, "GET", "/v1/health", {}, nullptr); }}},
+        [](const Options& o, const Args& a) {
+          const std::string hours = One(a, "--hours");
+          return Run(o, "GET", "/v1/health/history" + (hours.empty() ? "" : "?hours=" + hours), {},
+                     PrintHealthHistory);
+        }}},
       {"uplink",
        {"Usage: patrolctl uplink\n\nThe uplink: network mode, what is queued by class and what "
         "is held and why,\nthe uploads under way, the month's cellular use against its budget, "
@@ -553,15 +699,42 @@ const std::map<std::string, Command>& Commands() {
         [](const Options& o, const Args&) {
           return Run(o, "GET", "/v1/uplink", {}, PrintUplink);
         }}},
-      {"self-check",
-       {"Usage: patrolctl self-check\n\nRuns the self-check now and prints its result.\n"
-        "Route: POST /v1/self-check (technician, supervisor).\n",
+      {"selfcheck",
+       {"Usage: patrolctl selfcheck\n\nRuns the self-check now, stores it, and prints each item "
+        "(pass, warn or\nFAIL) with its reason. Exit status 1 when an item failed.\nRoute: POST "
+        "/v1/self-check (technician, supervisor).\n",
         {},
         {},
         0,
         0,
         [](const Options& o, const Args&) {
-          return Run(o, "POST", "/v1/self-check", std::nullopt, nullptr);
+          return Run(o, "POST", "/v1/self-check", std::nullopt, PrintSelfCheck,
+                     [](const json& run) { return !run.value("ok", true); });
+        }}},
+      {"self-check",
+       {"Usage: patrolctl selfcheck\n\nRuns the self-check now, stores it, and prints each item "
+        "(pass, warn or\nFAIL) with its reason. Exit status 1 when an item failed.\nRoute: POST "
+        "/v1/self-check (technician, supervisor).\n",
+        {},
+        {},
+        0,
+        0,
+        [](const Options& o, const Args&) {
+          return Run(o, "POST", "/v1/self-check", std::nullopt, PrintSelfCheck,
+                     [](const json& run) { return !run.value("ok", true); });
+        }}},
+      {"selfcheck history",
+       {"Usage: patrolctl selfcheck history [--limit N]\n\nThe stored self-check runs, newest "
+        "first (default the last 50), each with every\nitem and its reason.\n"
+        "Route: GET /v1/self-check/history?limit=N (technician, supervisor).\n",
+        {"--limit"},
+        {},
+        0,
+        0,
+        [](const Options& o, const Args& a) {
+          const std::string limit = One(a, "--limit");
+          return Run(o, "GET", "/v1/self-check/history" + (limit.empty() ? "" : "?limit=" + limit),
+                     {}, PrintSelfCheckHistory);
         }}},
       {"incident list",
        {"Usage: patrolctl incident list\n\nAll incidents.\nRoute: GET /v1/incidents (officer, "
@@ -939,6 +1112,10 @@ int main(int argc, char** argv) {
   }
   if (i >= argc) return UsageError("missing COMMAND");
   std::string name = argv[i++];
+  // `selfcheck` runs alone; `selfcheck history` is its one subcommand.
+  if (name == "selfcheck" && i < argc && std::string(argv[i]) == "history") {
+    name += " " + std::string(argv[i++]);
+  }
   const bool has_subcommands =
       name == "incident" || name == "record" || name == "camera" || name == "audit";
   if (has_subcommands) {

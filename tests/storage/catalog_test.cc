@@ -391,10 +391,10 @@ TEST(CatalogTest, UpgradesEmptyVersionZeroDatabase) {
   RawDb raw(path);
   EXPECT_EQ(raw.One("PRAGMA user_version"), std::to_string(Catalog::kSchemaVersion));
   EXPECT_EQ(raw.One("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(
-      raw.Query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"),
-      (std::vector<std::string>{"event", "eviction", "incident", "incident_entry", "segment",
-                                "track_point", "upload", "upload_part"}));
+  EXPECT_EQ(raw.Query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"),
+            (std::vector<std::string>{"event", "eviction", "health_event", "incident",
+                                      "incident_entry", "segment", "selfcheck_item",
+                                      "selfcheck_run", "track_point", "upload", "upload_part"}));
 }
 
 TEST(CatalogTest, UpgradesZeroLengthFile) {
