@@ -11,6 +11,7 @@
 
 #include "base/status.h"
 #include "storage/incident_record.h"
+#include "storage/interruption_record.h"
 #include "storage/segment_record.h"
 #include "storage/track.h"
 #include "storage/upload_record.h"
@@ -58,7 +59,7 @@ struct EvictionRecord {
 class Catalog {
  public:
   // The schema version this build writes.
-  static constexpr int kSchemaVersion = 5;
+  static constexpr int kSchemaVersion = 6;
   // The oldest version OpenReadOnly reads: segments and track points have kept their columns
   // since version 2, so the verifier checks a device that runs an older build (later tables,
   // such as incidents, are then absent).
@@ -169,6 +170,18 @@ class Catalog {
   // Every eviction row, in the order they were marked; unfinished ones only when asked.
   base::Result<std::vector<EvictionRecord>> Evictions(bool unfinished_only = false);
   base::Result<std::optional<EvictionRecord>> FindEviction(const std::string& file);
+
+  // Interruptions (schema 6, docs/interruptions.md). Adds a row for an interruption of
+  // `interruption.incident_id` (which must exist), numbered after the incident's last one, and
+  // returns it with its number; `number` and the end are ignored. One transaction.
+  base::Result<InterruptionRecord> AddInterruption(const InterruptionRecord& interruption);
+  // Writes the changeable columns of (incident_id, number): the end, the spoken range, the
+  // written explanation and the flag; never its camera, cause or start. Unknown: an error.
+  base::Status UpdateInterruption(const InterruptionRecord& interruption);
+  // The incident's interruptions by number (none before schema 6).
+  base::Result<std::vector<InterruptionRecord>> Interruptions(const std::string& incident_id);
+  // Every interruption still going on, of any incident, in the order they opened.
+  base::Result<std::vector<InterruptionRecord>> OpenInterruptions();
 
   const std::string& path() const { return path_; }
 
