@@ -116,6 +116,15 @@ class Recorder {
   void add_on_health_change(std::function<void(const CameraHealthChange&)> f) {
     on_health_change_.push_back(std::move(f));
   }
+  // Called on the main loop when a camera fails (with the pipeline's cause; it retries on its
+  // own) and when its state changes (kRecording: frames flow again), in the order they were
+  // added (interruptions).
+  void add_on_camera_failure(std::function<void(const std::string&, const std::string&)> f) {
+    on_camera_failure_.push_back(std::move(f));
+  }
+  void add_on_camera_state(std::function<void(const std::string&, pipeline::CameraState)> f) {
+    on_camera_state_.push_back(std::move(f));
+  }
   // Every camera's probe states now (the self-check, /v1/health), in configuration order.
   std::vector<CameraHealthNow> HealthNow() const;
   // Records a state change as if a probe had decided it, and tells every add_on_health_change
@@ -172,6 +181,8 @@ class Recorder {
   int seal_failures_ = 0;
   std::vector<std::function<void(const CameraHealthChange&)>> on_health_change_;
   std::map<std::string, CameraHealthNow> health_now_;  // camera -> its probe states
+  std::vector<std::function<void(const std::string&, const std::string&)>> on_camera_failure_;
+  std::vector<std::function<void(const std::string&, pipeline::CameraState)>> on_camera_state_;
 };
 
 }  // namespace patrolrec::daemon
