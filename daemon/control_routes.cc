@@ -434,7 +434,17 @@ json ControlRoutes::Status(Role role) const {
   if (role == Role::kTechnician) {
     out["incident"] = open ? json{{"open", true}} : json(nullptr);  // health, never evidence
   } else {
-    out["incident"] = open ? IncidentJson(*open, nullptr) : json(nullptr);
+    // With its interruptions: the crew sees a gap going on, and which still need explaining.
+    std::vector<storage::InterruptionRecord> gaps;
+    bool listed = false;
+    if (open && interruptions_) {
+      auto rows = interruptions_->List(open->id);
+      if (rows.ok()) {
+        gaps = std::move(rows).value();
+        listed = true;
+      }
+    }
+    out["incident"] = open ? IncidentJson(*open, nullptr, listed ? &gaps : nullptr) : json(nullptr);
   }
   return out;
 }

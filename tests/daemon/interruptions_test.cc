@@ -303,6 +303,12 @@ TEST_F(InterruptionsTest, ACoveredLensIsAnInterruptionUntilItIsOkAlsoWhenGoingAt
   const json incident = Call("GET", "/v1/incidents/" + id, "supervisor").Json();
   EXPECT_EQ(list[0]["start_utc"], incident["trigger_utc"]) << "it starts with the incident";
   EXPECT_TRUE(list[0]["end_utc"].is_null());
+  // The crew sees it going on in the status too.
+  const json status = Call("GET", "/v1/status", "officer").Json();
+  ASSERT_EQ(status["incident"]["interruptions"].size(), 1u) << status.dump(2);
+  EXPECT_EQ(status["incident"]["interruptions"][0]["open"], true);
+  EXPECT_FALSE(
+      Call("GET", "/v1/status", "technician").Json()["incident"].contains("interruptions"));
 
   std::future<std::string> events = FollowEvents("event: prompt", 10'000);
   const int64_t ok_since = base::Clock::System()->NowUtcNs();
