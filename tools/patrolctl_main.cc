@@ -889,8 +889,12 @@ size_t OnEventBytes(char* bytes, size_t size, size_t count, void* user) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) {
       if (!state->event.empty() || !state->data.empty()) {
+        json data = state->event == "prompt" ? json::parse(state->data, nullptr, false) : json();
         if (state->json) {
           std::printf("%s\n", state->data.c_str());
+        } else if (data.is_object() && data.contains("ask") && data["ask"].is_string()) {
+          // The crew is asked to explain a gap (第十三条): the question itself, readable.
+          std::printf("prompt %s\n", data["ask"].get<std::string>().c_str());
         } else {
           std::printf("%s %s\n", state->event.empty() ? "message" : state->event.c_str(),
                       state->data.c_str());
