@@ -41,7 +41,8 @@ json Nullable(const std::string& text) { return text.empty() ? json(nullptr) : j
 }  // namespace
 
 json IncidentJson(const IncidentRecord& incident,
-                  const std::vector<storage::SegmentRecord>* segments) {
+                  const std::vector<storage::SegmentRecord>* segments,
+                  const std::vector<storage::InterruptionRecord>* interruptions) {
   json phases = json::array(), marks = json::array(), explanations = json::array(),
        history = json::array();
   for (const storage::IncidentEntry& e : incident.entries) {
@@ -96,6 +97,16 @@ json IncidentJson(const IncidentRecord& incident,
     }
     out["segments"] = list;
   }
+  if (interruptions) {
+    json list = json::array(), unexplained = json::array();
+    for (const storage::InterruptionRecord& i : *interruptions) {
+      list.push_back(InterruptionJson(i));
+      // Flagged at the close and still without its written explanation: like link_overdue.
+      if (i.unexplained_at_close_utc_ns && !i.explained()) unexplained.push_back(i.number);
+    }
+    out["interruptions"] = list;
+    out["unexplained_interruptions"] = unexplained;
+  }
   return out;
 }
 
@@ -130,7 +141,14 @@ ControlRoutes::ControlRoutes(ApiServer* server, Recorder* recorder, Duty* duty, 
         }
         auto segments = duty_->incidents().Evidence(**found);
         if (!segments.ok()) return ApiResponse::Error(500, "storage", segments.message());
-        ApiResponse response = Ok(IncidentJson(**found, &*segments));
+        std::vector<storage::InterruptionRecord> gaps;
+        if (interruptions_) {
+          auto listed = interruptions_->List(id);
+          if (!listed.ok()) return ApiResponse::Error(500, "storage", listed.message());
+          gaps = std::move(listed).value();
+        }
+        ApiResponse response =
+            Ok(IncidentJson(**found, &*segments, interruptions_ ? &gaps : nullptr));
         response.audit_detail = "viewed with " + std::to_string(segments->size()) + " segment(s)";
         return response;
       });
@@ -171,10 +189,59 @@ ControlRoutes::ControlRoutes(ApiServer* server, Recorder* recorder, Duty* duty, 
           [this](const ApiRequest& r) {
             FieldReader fields(r.body);
             std::string text = fields.String("text", 4096);
+            // With "interruption": N, the written explanation of that interruption (第十三条).
+            std::optional<int64_t> number = fields.OptionalInt("interruption", 1, 1'000'000);
             if (auto error = fields.Finish()) return *error;
+            if (number) {
+              if (!interruptions_) {
+                return ApiResponse::Error(503, "unavailable", "interruptions are not tracked");
+              }
+              return FromReply(
+                  interruptions_->Explain(r.params.at("id"), *number, text, ActorOf(r)),
+                  "explanation of interruption " + std::to_string(*number));
+            }
             return FromReply(duty_->incidents().Explain(r.params.at("id"), text, ActorOf(r)), 200,
                              "explanation");
           });
+  s.Route("GET", "/v1/incidents/{id}/interruptions", kEvidenceReaders, AuditPolicy::kAlways,
+          [this](const ApiRequest& r) {
+            const std::string& id = r.params.at("id");
+            auto found = duty_->incidents().Find(id);
+            if (!found.ok()) return ApiResponse::Error(500, "storage", found.message());
+            if (!found->has_value()) {
+              return ApiResponse::Error(404, "not-found",
+                                        "no incident \"" + id + "\" on this device");
+            }
+            if (!interruptions_) {
+              return ApiResponse::Error(503, "unavailable", "interruptions are not tracked");
+            }
+            auto listed = interruptions_->List(id);
+            if (!listed.ok()) return ApiResponse::Error(500, "storage", listed.message());
+            json list = json::array();
+            for (const storage::InterruptionRecord& i : *listed)
+              list.push_back(InterruptionJson(i));
+            return Ok(json{{"incident", id}, {"interruptions", list}});
+          });
+  // The spoken explanation: the crew marks where, in the cabin recording, they explain the gap.
+  s.Route(
+      "POST", "/v1/incidents/{id}/interruptions/{n}/spoken", kCrew, AuditPolicy::kAlways,
+      [this](const ApiRequest& r) {
+        FieldReader fields(r.body);
+        std::string action = fields.String("action", 16);
+        if (auto error = fields.Finish()) return *error;
+        int64_t number = 0;
+        const std::string& n = r.params.at("n");
+        if (n.empty() || n.size() > 7 || n.find_first_not_of("0123456789") != std::string::npos ||
+            (number = std::stoll(n)) < 1) {
+          return ApiResponse::Error(
+              422, "invalid", "interruption number must be a positive integer, not \"" + n + "\"");
+        }
+        if (!interruptions_) {
+          return ApiResponse::Error(503, "unavailable", "interruptions are not tracked");
+        }
+        return FromReply(interruptions_->Spoken(r.params.at("id"), number, action, ActorOf(r)),
+                         "spoken explanation " + action + " of interruption " + n);
+      });
   s.Route("POST", "/v1/incidents/{id}/handover", kCrew, AuditPolicy::kAlways,
           [this](const ApiRequest& r) {
             FieldReader fields(r.body);
@@ -324,6 +391,18 @@ ApiResponse ControlRoutes::FromReply(const IncidentReply& reply, int ok_status,
   return response;
 }
 
+ApiResponse ControlRoutes::FromReply(const InterruptionReply& reply, const std::string& what) {
+  if (reply.ok()) {
+    ApiResponse response = Ok(InterruptionJson(reply.interruption));
+    response.audit_detail = reply.interruption.incident_id + ": " + what;
+    return response;
+  }
+  IncidentReply as_incident;
+  as_incident.outcome = reply.outcome;
+  as_incident.reason = reply.reason;
+  return FromReply(as_incident, 200, what);
+}
+
 json ControlRoutes::Status(Role role) const {
   const Config& config = recorder_->config();
   json out = {{"device", config.device.id}, {"plate", config.device.plate}};
@@ -349,7 +428,17 @@ json ControlRoutes::Status(Role role) const {
   if (role == Role::kTechnician) {
     out["incident"] = open ? json{{"open", true}} : json(nullptr);  // health, never evidence
   } else {
-    out["incident"] = open ? IncidentJson(*open, nullptr) : json(nullptr);
+    // With its interruptions: the crew sees a gap going on, and which still need explaining.
+    std::vector<storage::InterruptionRecord> gaps;
+    bool listed = false;
+    if (open && interruptions_) {
+      auto rows = interruptions_->List(open->id);
+      if (rows.ok()) {
+        gaps = std::move(rows).value();
+        listed = true;
+      }
+    }
+    out["incident"] = open ? IncidentJson(*open, nullptr, listed ? &gaps : nullptr) : json(nullptr);
   }
   return out;
 }

@@ -12,14 +12,17 @@
 #include "daemon/api_server.h"
 #include "daemon/disk_guard.h"
 #include "daemon/duty.h"
+#include "daemon/interruptions.h"
 #include "daemon/recorder.h"
 
 namespace patrolrec::daemon {
 
 // The incident as the API returns it: times as RFC 3339 UTC, its history split into phases,
-// marks and explanations, and (with `segments`) its evidence.
-nlohmann::json IncidentJson(const storage::IncidentRecord& incident,
-                            const std::vector<storage::SegmentRecord>* segments);
+// marks and explanations, and (with `segments`) its evidence; with `interruptions`, its
+// interruptions (docs/interruptions.md) and the numbers of those flagged unexplained at the close.
+nlohmann::json IncidentJson(
+    const storage::IncidentRecord& incident, const std::vector<storage::SegmentRecord>* segments,
+    const std::vector<storage::InterruptionRecord>* interruptions = nullptr);
 
 class ControlRoutes {
  public:
@@ -40,9 +43,13 @@ class ControlRoutes {
   // Each camera's name, state ("paused" when stopped on request) and overdue problem: the part of
   // the health that status and the once-a-second event check need (no statvfs, no file lists).
   nlohmann::json Cameras() const;
+  // The interruptions (written and spoken explanations, the incident's list); until set, the
+  // routes about them answer 503.
+  void set_interruptions(InterruptionTracker* tracker) { interruptions_ = tracker; }
 
  private:
   ApiResponse FromReply(const IncidentReply& reply, int ok_status, const std::string& what);
+  ApiResponse FromReply(const InterruptionReply& reply, const std::string& what);
   void PublishHealthIfChanged();
 
   ApiServer* server_;
@@ -52,6 +59,7 @@ class ControlRoutes {
   DiskGuard* disk_guard_;
   unsigned health_timer_ = 0;
   std::string last_health_;
+  InterruptionTracker* interruptions_ = nullptr;
 };
 
 }  // namespace patrolrec::daemon

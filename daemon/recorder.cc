@@ -149,6 +149,7 @@ base::Status Recorder::Open() {
                      {{"CAMERA", camera_name}, {"CAUSE", cause}});
       // The failed state itself was reported by on_state just before, without its cause.
       for (const auto& f : on_camera_state_) f(camera_name, "failed", cause);
+      for (const auto& f : on_camera_failure_) f(camera_name, cause);
     };
     callbacks.on_state = [this](const std::string& camera_name, pipeline::CameraState state) {
       base::LogInfo("camera \"" + camera_name + "\" " + pipeline::CameraStateName(state),

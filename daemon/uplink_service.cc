@@ -307,7 +307,8 @@ std::vector<uplink::OutboxFile> UplinkService::ScanOutbox(const std::string& dir
   return files;
 }
 
-void UplinkService::WriteManifests(const std::vector<storage::IncidentRecord>& incidents,
+void UplinkService::WriteManifests(storage::Catalog& catalog,
+                                   const std::vector<storage::IncidentRecord>& incidents,
                                    const std::vector<storage::SegmentRecord>& segments,
                                    const std::vector<storage::CatalogEvent>& events) {
   const int64_t now = clock_->NowUtcNs();
@@ -353,6 +354,15 @@ void UplinkService::WriteManifests(const std::vector<storage::IncidentRecord>& i
       if (Overlaps(s, incident)) input.segments.push_back(s);
     }
     input.events = events;
+    auto interruptions = catalog.Interruptions(incident.id);
+    if (!interruptions.ok()) {
+      base::LogError(
+          "manifest of incident " + incident.id + " not written: " + interruptions.message(),
+          {{"INCIDENT", incident.id}});
+      all_written = false;
+      continue;
+    }
+    input.interruptions = std::move(interruptions).value();
     input.audit = *audit;
     input.device_public_key_pem = *public_key;
     const std::string text = uplink::BuildManifest(input);
@@ -446,7 +456,7 @@ base::Status UplinkService::Refresh(storage::Catalog& catalog) {
     if (changed) SaveState();
   }
 
-  WriteManifests(*incidents, *segments, *events);
+  WriteManifests(catalog, *incidents, *segments, *events);
 
   uplink::QueueInput input;
   std::map<std::string, int64_t> verified_at;

@@ -154,7 +154,7 @@ class UplinkService {
   base::Status Refresh(storage::Catalog& catalog);
   void RunJob(storage::Catalog& catalog, const uplink::QueueJob& job, uplink::NetworkMode mode,
               int worker);
-  void WriteManifests(const std::vector<storage::IncidentRecord>& all,
+  void WriteManifests(storage::Catalog& catalog, const std::vector<storage::IncidentRecord>& all,
                       const std::vector<storage::SegmentRecord>& segments,
                       const std::vector<storage::CatalogEvent>& events);
   std::vector<uplink::OutboxFile> ScanOutbox(const std::string& dir, bool manifests);

@@ -631,6 +631,68 @@ CREATE TABLE health_event (
 -- The history window and the pruning by age read by time.
 CREATE INDEX health_event_by_time ON health_event (utc_ns);
 )sql",
+    // Version 7: interruptions (docs/interruptions.md): every gap or fault while an incident was
+    // open, with the crew's spoken and written explanations (第十一条、第十三条).
+    R"sql(
+-- One row per interruption of an incident's recording: opened when the fault begins (or when the
+-- incident opens while a fault is going on), ended when the condition is over (the camera records
+-- again, the probe is back to ok, space is back, the first frame after a restart or power cut).
+-- Rows are never deleted; a row only gains an end, explanations and the flag.
+CREATE TABLE interruption (
+  -- Row number in this catalog only.
+  id INTEGER PRIMARY KEY,
+
+  -- The incident that was open (incident.id).
+  incident_id TEXT NOT NULL REFERENCES incident (id),
+
+  -- 1, 2, ... in the order they opened within the incident: the number the crew and the API
+  -- use (`patrolctl incident explain ID --interruption N`).
+  number INTEGER NOT NULL CHECK (number >= 1),
+
+  -- The camera ([camera NAME]); '' for all of them (a power cut, a daemon restart, storage).
+  camera TEXT NOT NULL,
+
+  -- 'camera-failed', 'camera-restarted', 'probe:<state>' (e.g. 'probe:covered',
+  -- 'probe:silent'), 'storage-full', 'stopped-for-space', 'recovered-after-power-cut',
+  -- 'daemon-restarted'.
+  cause TEXT NOT NULL CHECK (length(cause) > 0),
+
+  -- What happened, in words: the pipeline's error, the probe's measurement, the free space.
+  detail TEXT NOT NULL,
+
+  -- When it began: nanoseconds since 1970-01-01T00:00:00Z (as segment times). For a power cut,
+  -- the end of the last sealed segment; for a fault going on when the incident opened, the
+  -- incident's trigger.
+  start_utc_ns INTEGER NOT NULL CHECK (start_utc_ns > 0),
+
+  -- When it ended (recording resumed, the state back to ok): nanoseconds since the epoch; NULL
+  -- while it goes on.
+  end_utc_ns INTEGER CHECK (end_utc_ns >= start_utc_ns),
+
+  -- The spoken explanation: the range of the recording (cabin microphone) the crew marked,
+  -- nanoseconds since the epoch; both NULL when none, spoken_to NULL while it is being spoken.
+  spoken_from_utc_ns INTEGER CHECK (spoken_from_utc_ns > 0),
+  spoken_to_utc_ns INTEGER CHECK (spoken_to_utc_ns >= spoken_from_utc_ns),
+  -- Who marked it (a user name); NULL when none.
+  spoken_by TEXT,
+
+  -- The written explanation, who gave it and when (nanoseconds since the epoch); NULL when none.
+  explanation TEXT CHECK (explanation IS NULL OR length(explanation) > 0),
+  explained_by TEXT,
+  explained_utc_ns INTEGER,
+
+  -- When the incident closed with this interruption still without its written explanation
+  -- (the flag, like incident.link_overdue_utc_ns), nanoseconds since the epoch; NULL if never.
+  unexplained_at_close_utc_ns INTEGER,
+
+  CHECK ((explanation IS NULL) = (explained_utc_ns IS NULL)),
+  CHECK (spoken_to_utc_ns IS NULL OR spoken_from_utc_ns IS NOT NULL),
+  UNIQUE (incident_id, number)
+);
+
+-- Open interruptions are looked up on every fault's end and at every start.
+CREATE INDEX interruption_open ON interruption (id) WHERE end_utc_ns IS NULL;
+)sql",
 };
 static_assert(std::size(kUpgradeSteps) == Catalog::kSchemaVersion,
               "one upgrade step per schema version");
@@ -1891,6 +1953,124 @@ Result<int64_t> Catalog::PruneHealthHistory(int64_t before_utc_ns, int max_rows)
   }
   if (transaction.Commit() != SQLITE_OK) return DbError(db_, path_, what);
   return deleted;
+}
+
+// --- interruptions ------------------------------------------------------------------------------
+
+namespace {
+
+const std::string kSelectInterruption =
+    "SELECT incident_id, number, camera, cause, detail, start_utc_ns, end_utc_ns, "
+    "spoken_from_utc_ns, spoken_to_utc_ns, spoken_by, explanation, explained_by, "
+    "explained_utc_ns, unexplained_at_close_utc_ns FROM interruption ";
+
+Result<std::vector<InterruptionRecord>> ReadInterruptions(sqlite3* db, const std::string& path,
+                                                          sqlite3_stmt* s,
+                                                          const std::string& what) {
+  std::vector<InterruptionRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    InterruptionRecord r;
+    r.incident_id = ColumnText(s, 0);
+    r.number = sqlite3_column_int64(s, 1);
+    r.camera = ColumnText(s, 2);
+    r.cause = ColumnText(s, 3);
+    r.detail = ColumnText(s, 4);
+    r.start_utc_ns = sqlite3_column_int64(s, 5);
+    r.end_utc_ns = sqlite3_column_int64(s, 6);  // NULL reads as 0: open
+    r.spoken_from_utc_ns = sqlite3_column_int64(s, 7);
+    r.spoken_to_utc_ns = sqlite3_column_int64(s, 8);
+    r.spoken_by = ColumnText(s, 9);
+    r.explanation = ColumnText(s, 10);
+    r.explained_by = ColumnText(s, 11);
+    r.explained_utc_ns = sqlite3_column_int64(s, 12);
+    r.unexplained_at_close_utc_ns = sqlite3_column_int64(s, 13);
+    out.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return DbError(db, path, what);
+  return out;
+}
+
+}  // namespace
+
+Result<InterruptionRecord> Catalog::AddInterruption(const InterruptionRecord& given) {
+  const std::string what =
+      "adding an interruption (" + given.cause + ") of incident \"" + given.incident_id + "\"";
+  if (given.incident_id.empty() || !IsInterruptionCause(given.cause) || given.start_utc_ns <= 0) {
+    return Status::Error("catalog " + path_ + ": " + what +
+                         ": an interruption needs an incident, a known cause and a start time");
+  }
+  Transaction transaction(db_);
+  if (transaction.Begin() != SQLITE_OK) return DbError(db_, path_, what);
+  Result<Statement> last = Prepare(
+      db_, path_, "SELECT coalesce(max(number), 0) FROM interruption WHERE incident_id = ?1");
+  if (!last.ok()) return last.status();
+  if (Bind(last->get(), given.incident_id) != SQLITE_OK ||
+      sqlite3_step(last->get()) != SQLITE_ROW) {
+    return DbError(db_, path_, what);
+  }
+  InterruptionRecord r = given;
+  r.number = sqlite3_column_int64(last->get(), 0) + 1;
+  r.end_utc_ns = 0;
+  Result<Statement> s =
+      Prepare(db_, path_,
+              "INSERT INTO interruption (incident_id, number, camera, cause, detail, start_utc_ns) "
+              "SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM incident WHERE id = ?1)");
+  if (!s.ok()) return s.status();
+  if (Bind(s->get(), r.incident_id, r.number, r.camera, r.cause, r.detail, r.start_utc_ns) !=
+          SQLITE_OK ||
+      sqlite3_step(s->get()) != SQLITE_DONE) {
+    return DbError(db_, path_, what);
+  }
+  if (sqlite3_changes(db_) != 1) {
+    return Status::Error("catalog " + path_ + ": " + what + ": no such incident");
+  }
+  if (transaction.Commit() != SQLITE_OK) return DbError(db_, path_, what);
+  return r;
+}
+
+Status Catalog::UpdateInterruption(const InterruptionRecord& r) {
+  const std::string what = "updating interruption " + std::to_string(r.number) + " of incident \"" +
+                           r.incident_id + "\"";
+  Result<Statement> s = Prepare(
+      db_, path_,
+      "UPDATE interruption SET end_utc_ns = ?3, spoken_from_utc_ns = ?4, spoken_to_utc_ns = ?5, "
+      "spoken_by = ?6, explanation = ?7, explained_by = ?8, explained_utc_ns = ?9, "
+      "unexplained_at_close_utc_ns = ?10 WHERE incident_id = ?1 AND number = ?2");
+  if (!s.ok()) return s.status();
+  // One statement is one implicit transaction, durable at return under synchronous=FULL.
+  if (Bind(s->get(), r.incident_id, r.number, IntOrNull{!r.open(), r.end_utc_ns},
+           IntOrNull{r.spoken_from_utc_ns != 0, r.spoken_from_utc_ns},
+           IntOrNull{r.spoken_to_utc_ns != 0, r.spoken_to_utc_ns}, TextOrNull{r.spoken_by},
+           TextOrNull{r.explanation}, TextOrNull{r.explained_by},
+           IntOrNull{r.explained(), r.explained_utc_ns},
+           IntOrNull{r.unexplained_at_close_utc_ns != 0, r.unexplained_at_close_utc_ns}) !=
+          SQLITE_OK ||
+      sqlite3_step(s->get()) != SQLITE_DONE) {
+    return DbError(db_, path_, what);
+  }
+  if (sqlite3_changes(db_) != 1) {
+    return Status::Error("catalog " + path_ + ": " + what + ": no such interruption");
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<InterruptionRecord>> Catalog::Interruptions(const std::string& incident_id) {
+  if (schema_version_ < 7) return std::vector<InterruptionRecord>();
+  const std::string what = "listing the interruptions of incident \"" + incident_id + "\"";
+  Result<Statement> s =
+      Prepare(db_, path_, kSelectInterruption + "WHERE incident_id = ?1 ORDER BY number");
+  if (!s.ok()) return s.status();
+  if (Bind(s->get(), incident_id) != SQLITE_OK) return DbError(db_, path_, what);
+  return ReadInterruptions(db_, path_, s->get(), what);
+}
+
+Result<std::vector<InterruptionRecord>> Catalog::OpenInterruptions() {
+  if (schema_version_ < 7) return std::vector<InterruptionRecord>();
+  Result<Statement> s =
+      Prepare(db_, path_, kSelectInterruption + "WHERE end_utc_ns IS NULL ORDER BY id");
+  if (!s.ok()) return s.status();
+  return ReadInterruptions(db_, path_, s->get(), "listing open interruptions");
 }
 
 }  // namespace patrolrec::storage

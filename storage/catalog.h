@@ -12,6 +12,7 @@
 #include "base/status.h"
 #include "storage/health_record.h"
 #include "storage/incident_record.h"
+#include "storage/interruption_record.h"
 #include "storage/segment_record.h"
 #include "storage/track.h"
 #include "storage/upload_record.h"
@@ -59,7 +60,7 @@ struct EvictionRecord {
 class Catalog {
  public:
   // The schema version this build writes.
-  static constexpr int kSchemaVersion = 6;
+  static constexpr int kSchemaVersion = 7;
   // The oldest version OpenReadOnly reads: segments and track points have kept their columns
   // since version 2, so the verifier checks a device that runs an older build (later tables,
   // such as incidents, are then absent).
@@ -189,6 +190,18 @@ class Catalog {
   // backlog is pruned in small batches that never hold the write lock for long. Returns the rows
   // deleted (0: nothing left to prune).
   base::Result<int64_t> PruneHealthHistory(int64_t before_utc_ns, int max_rows);
+
+  // Interruptions (schema 7, docs/interruptions.md). Adds a row for an interruption of
+  // `interruption.incident_id` (which must exist), numbered after the incident's last one, and
+  // returns it with its number; `number` and the end are ignored. One transaction.
+  base::Result<InterruptionRecord> AddInterruption(const InterruptionRecord& interruption);
+  // Writes the changeable columns of (incident_id, number): the end, the spoken range, the
+  // written explanation and the flag; never its camera, cause or start. Unknown: an error.
+  base::Status UpdateInterruption(const InterruptionRecord& interruption);
+  // The incident's interruptions by number (none before schema 7).
+  base::Result<std::vector<InterruptionRecord>> Interruptions(const std::string& incident_id);
+  // Every interruption still going on, of any incident, in the order they opened.
+  base::Result<std::vector<InterruptionRecord>> OpenInterruptions();
 
   const std::string& path() const { return path_; }
 

@@ -52,7 +52,7 @@ constexpr char kUsage[] =
     "  selfcheck                   run the self-check now (technician, supervisor)\n"
     "  selfcheck history [--limit N]  the stored self-check runs with every item\n"
     "  incident list|show|dispatch|phase|mark|handover|close|override-close|link|explain|\n"
-    "           retention          incidents; `patrolctl incident --help`\n"
+    "           spoken|retention   incidents; `patrolctl incident --help`\n"
     "  record start|stop           the manual record button\n"
     "  camera stop NAME            stop one camera (refused during an incident)\n"
     "  events                      follow events, one line each, until Ctrl-C\n"
@@ -74,7 +74,8 @@ constexpr char kIncidentUsage[] =
     "  close ID --no-suspect --reason TEXT   close an incident without a suspect\n"
     "  override-close ID --reason TEXT       close it anyway (supervisor)\n"
     "  link ID [--alarm N] [--case N]        link the alarm (警情) or case number\n"
-    "  explain ID TEXT                       the crew's written explanation of a gap\n"
+    "  explain ID [--interruption N] TEXT    the crew's written explanation of a gap\n"
+    "  spoken ID N start|stop                mark the spoken explanation of interruption N\n"
     "  retention ID ordinary|permanent --reason TEXT\n"
     "                                        set the retention class (supervisor)\n";
 
@@ -275,11 +276,47 @@ void PrintIncident(const json& incident) {
     list("marks", "marks", {"utc", "by", "note"});
     list("explanations", "explanations", {"utc", "by", "text"});
   }
+  // Interruptions (R6): what, when, and whether the crew has explained them (第十三条).
+  if (incident.contains("interruptions") && incident["interruptions"].is_array() &&
+      !incident["interruptions"].empty()) {
+    std::printf("interruptions:\n");
+    std::vector<std::vector<std::string>> rows;
+    for (const json& i : incident["interruptions"]) {
+      const std::string camera = Field(i, "camera");
+      std::string explained = i.value("explained", false) ? "written" : "NO";
+      if (i.contains("spoken") && i["spoken"].is_object()) explained += "+spoken";
+      rows.push_back({"  " + Field(i, "number"), camera.empty() ? "(all)" : camera,
+                      Field(i, "cause"), Field(i, "start_utc"),
+                      i["end_utc"].is_null() ? "(going on)" : Field(i, "end_utc"), explained,
+                      Field(i, "detail")});
+    }
+    PrintTable({"  #", "camera", "cause", "start", "end", "explained", "detail"}, rows);
+    for (const json& i : incident["interruptions"]) {
+      if (i.value("explained", false)) {
+        std::printf("  %s: \"%s\" (%s, %s)\n", Field(i, "number").c_str(),
+                    Field(i, "explanation").c_str(), Field(i, "explained_by").c_str(),
+                    Field(i, "explained_utc").c_str());
+      }
+    }
+  }
+  if (incident.contains("unexplained_interruptions") &&
+      incident["unexplained_interruptions"].is_array() &&
+      !incident["unexplained_interruptions"].empty()) {
+    std::string numbers;
+    for (const json& n : incident["unexplained_interruptions"]) {
+      numbers += (numbers.empty() ? "" : ", ") + Scalar(n);
+    }
+    std::printf(
+        "  WARNING: interruption(s) %s closed without a written explanation (第十三条): "
+        "patrolctl incident explain ID --interruption N TEXT\n",
+        numbers.c_str());
+  }
   list("segments", "segments", {"camera", "start_utc", "end_utc", "file", "sha256"});
   // Whatever else a newer daemon sends.
   json rest = incident;
-  for (const char* key : {"id", "phase", "open", "officers", "link_overdue", "phases", "marks",
-                          "explanations", "segments", "history"}) {
+  for (const char* key :
+       {"id", "phase", "open", "officers", "link_overdue", "phases", "marks", "explanations",
+        "segments", "history", "interruptions", "unexplained_interruptions"}) {
     rest.erase(key);
   }
   for (const char* key : shown) rest.erase(key);
@@ -876,15 +913,42 @@ const std::map<std::string, Command>& Commands() {
                      PrintIncident);
         }}},
       {"incident explain",
-       {"Usage: patrolctl incident explain ID TEXT\n\nThe crew's written explanation of a gap "
-        "in the recording (R6).\nRoute: POST /v1/incidents/{id}/explanations {\"text\"}.\n",
-        {},
+       {"Usage: patrolctl incident explain ID [--interruption N] TEXT\n\nThe crew's written "
+        "explanation of a gap in the recording (R6, 第十三条); with --interruption N, of the "
+        "incident's interruption N (`patrolctl incident show ID` lists them).\nRoute: POST "
+        "/v1/incidents/{id}/explanations {\"text\", \"interruption\"?}.\n",
+        {"--interruption"},
         {},
         2,
         2,
         [](const Options& o, const Args& a) {
+          json body = {{"text", a.positional[1]}};
+          const std::string number = One(a, "--interruption");
+          if (!number.empty()) {
+            if (number.size() > 7 || number.find_first_not_of("0123456789") != std::string::npos ||
+                std::stoll(number) < 1) {
+              return UsageError("--interruption needs a positive number, not \"" + number + "\"",
+                                "patrolctl incident explain --help");
+            }
+            body["interruption"] = std::stoll(number);
+          }
           return Run(o, "POST", "/v1/incidents/" + PathSegment(a.positional[0]) + "/explanations",
-                     json{{"text", a.positional[1]}}, nullptr);
+                     body, nullptr);
+        }}},
+      {"incident spoken",
+       {"Usage: patrolctl incident spoken ID N start|stop\n\nMarks where the crew's spoken "
+        "explanation of interruption N is in the cabin recording: start before speaking, stop "
+        "after (第十三条).\nRoute: POST /v1/incidents/{id}/interruptions/{n}/spoken "
+        "{\"action\"}.\n",
+        {},
+        {},
+        3,
+        3,
+        [](const Options& o, const Args& a) {
+          return Run(o, "POST",
+                     "/v1/incidents/" + PathSegment(a.positional[0]) + "/interruptions/" +
+                         PathSegment(a.positional[1]) + "/spoken",
+                     json{{"action", a.positional[2]}}, nullptr);
         }}},
       {"incident retention",
        {"Usage: patrolctl incident retention ID ordinary|permanent --reason TEXT\n\nSets how "
@@ -998,8 +1062,12 @@ size_t OnEventBytes(char* bytes, size_t size, size_t count, void* user) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) {
       if (!state->event.empty() || !state->data.empty()) {
+        json data = state->event == "prompt" ? json::parse(state->data, nullptr, false) : json();
         if (state->json) {
           std::printf("%s\n", state->data.c_str());
+        } else if (data.is_object() && data.contains("ask") && data["ask"].is_string()) {
+          // The crew is asked to explain a gap (第十三条): the question itself, readable.
+          std::printf("prompt %s\n", data["ask"].get<std::string>().c_str());
         } else {
           std::printf("%s %s\n", state->event.empty() ? "message" : state->event.c_str(),
                       state->data.c_str());

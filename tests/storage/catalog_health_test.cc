@@ -44,10 +44,10 @@ TEST(CatalogHealthTest, UpgradeFromVersionFiveKeepsRowsAndAddsTheHealthTables) {
     ASSERT_TRUE(catalog.ok()) << catalog.message();
     ASSERT_TRUE((*catalog)->AddEvent({5, "camera-error", "road", "", "unplugged"}).ok());
   }
-  // A version 5 file: step 6 only adds tables and indexes.
+  // A version 5 file: steps 6 (this history) and 7 (interruptions) only add tables and indexes.
   Sql(path,
-      "DROP TABLE selfcheck_item; DROP TABLE selfcheck_run; DROP TABLE health_event; "
-      "PRAGMA user_version = 5;");
+      "DROP TABLE interruption; DROP TABLE selfcheck_item; DROP TABLE selfcheck_run; "
+      "DROP TABLE health_event; PRAGMA user_version = 5;");
   {
     auto old = Catalog::OpenReadOnly(path);
     ASSERT_TRUE(old.ok()) << old.message();
@@ -61,7 +61,7 @@ TEST(CatalogHealthTest, UpgradeFromVersionFiveKeepsRowsAndAddsTheHealthTables) {
   }
   auto catalog = Catalog::Open(path);
   ASSERT_TRUE(catalog.ok()) << catalog.message();
-  EXPECT_EQ((*catalog)->schema_version(), 6);
+  EXPECT_EQ((*catalog)->schema_version(), Catalog::kSchemaVersion);
   auto events = (*catalog)->Events();
   ASSERT_TRUE(events.ok());
   ASSERT_EQ(events->size(), 1u);

@@ -58,8 +58,8 @@ TEST(CatalogUploadTest, UpgradeFromVersionThreeKeepsRowsAndAddsUploadTables) {
   // A version 3 file: steps 4 to 6 only add tables and indexes, so removing them and the
   // version number gives exactly what a version 3 build left.
   Sql(path,
-      "DROP TABLE IF EXISTS selfcheck_item; DROP TABLE IF EXISTS selfcheck_run; "
-      "DROP TABLE IF EXISTS health_event; "
+      "DROP TABLE IF EXISTS interruption; DROP TABLE IF EXISTS selfcheck_item; "
+      "DROP TABLE IF EXISTS selfcheck_run; DROP TABLE IF EXISTS health_event; "
       "DROP TABLE IF EXISTS eviction; DROP TABLE upload_part; DROP TABLE upload; "
       "PRAGMA user_version = 3;");
   auto catalog = Catalog::Open(path);
