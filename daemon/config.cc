@@ -30,7 +30,8 @@ using base::Status;
 
 constexpr const char* kZoneInfoDir = "/usr/share/zoneinfo";
 
-const std::vector<std::string> kDeviceKeys = {"id", "plate", "officers", "timezone"};
+const std::vector<std::string> kDeviceKeys = {"id", "plate", "officers", "timezone",
+                                              "key_fingerprint"};
 const std::vector<std::string> kStorageKeys = {"data_dir",
                                                "segment_seconds",
                                                "min_free_percent",
@@ -547,6 +548,22 @@ void ReadDevice(const Section& section, base::Env& env, Errors& errors, DeviceCo
   if (reader.Get("timezone") && !TimeZoneExists(env, device->timezone)) {
     reader.Bad("timezone", "an IANA time zone name found under " + std::string(kZoneInfoDir) +
                                ", e.g. Asia/Shanghai");
+  }
+  // Written as `patrolrecd` prints it at start (or sha256sum of the raw key); upper-case hex is
+  // accepted and kept lower-case, so that the self-check compares like with like.
+  device->key_fingerprint = reader.String("key_fingerprint", "");
+  if (reader.Get("key_fingerprint")) {
+    std::string& f = device->key_fingerprint;
+    bool hex = f.size() == 64;
+    for (char& c : f) {
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      hex = hex && std::isxdigit(static_cast<unsigned char>(c));
+    }
+    if (!hex) {
+      reader.Bad("key_fingerprint",
+                 "the device key's SHA-256 fingerprint, 64 hex digits, as patrolrecd prints it at "
+                 "start (\"device key fingerprint ...\")");
+    }
   }
 }
 
@@ -1181,6 +1198,9 @@ std::string FormatConfig(const Config& config) {
   line("plate", config.device.plate);
   if (!config.device.officers.empty()) line("officers", Join(config.device.officers, ", "));
   line("timezone", config.device.timezone);
+  if (!config.device.key_fingerprint.empty()) {
+    line("key_fingerprint", config.device.key_fingerprint);
+  }
   out += "\n[storage]\n";
   line("data_dir", config.data_dir);
   line("segment_seconds", std::to_string(config.segment_seconds));

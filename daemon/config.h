@@ -59,6 +59,10 @@ struct DeviceConfig {
   std::string plate;                  // any UTF-8, shown in the overlay, e.g. 吉E·12345
   std::vector<std::string> officers;  // badge numbers, shown in the overlay
   std::string timezone = "Asia/Shanghai";  // IANA name; overlays show local time, storage is UTC
+  // The device key's fingerprint as registered with the back office (64 lower-case hex digits,
+  // storage::DeviceKey::fingerprint()); "" when none is registered. The self-check fails when the
+  // key on the device is another one: its footage would not verify against the registry.
+  std::string key_fingerprint;
 
   bool operator==(const DeviceConfig&) const = default;
 };

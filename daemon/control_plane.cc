@@ -1,5 +1,6 @@
 #include "daemon/control_plane.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 
@@ -95,6 +96,8 @@ base::Status ControlPlane::Open() {
   routes_ = std::make_unique<ControlRoutes>(api_.get(), recorder_, duty_.get(), clock_,
                                             disk_guard_.get());
   OpenUplink();
+  OpenSelfCheck();
+  OpenInterruptions();
   ApiListenConfig listen = ListenConfigFrom(config.api);
   base::Status listening = api_->Listen(listen);
   if (!listening.ok()) {
@@ -134,17 +137,6 @@ void ControlPlane::OpenUplink() {
   duty_->add_on_change([this](const storage::IncidentRecord& incident, const std::string& what) {
     if (uplink_) uplink_->OnIncidentChanged(incident, what);
   });
-  // A failed self-check is an alert for the back office (R5: failures are reported).
-  routes_->set_on_self_check([this](const nlohmann::json& result) {
-    if (!uplink_ || result.value("ok", true)) return;
-    std::string failed;
-    for (const nlohmann::json& check : result.value("checks", nlohmann::json::array())) {
-      if (check.value("ok", true)) continue;
-      failed += (failed.empty() ? "" : "; ") + check.value("name", std::string("?")) + ": " +
-                check.value("detail", std::string());
-    }
-    (void)uplink_->RaiseAlert({"self-check-failed", 0, "", "", "", failed});
-  });
   // The disk full with nothing evictable (R9: recording never stops silently) reaches the back
   // office within seconds too.
   if (disk_guard_) {
@@ -154,10 +146,81 @@ void ControlPlane::OpenUplink() {
   }
 }
 
+void ControlPlane::OpenSelfCheck() {
+  self_check_ = std::make_unique<SelfChecker>(recorder_, duty_.get(), disk_guard_.get(), env_,
+                                              clock_, self_check_options_);
+  base::Status opened = self_check_->Open();
+  if (!opened.ok()) {
+    base::LogError("no self-check and no health history: " + opened.message());
+    self_check_.reset();
+    return;
+  }
+  self_check_->set_uplink(uplink_.get());
+  self_check_->RegisterRoutes(api_.get());
+  // A failed run is an alert for the back office, one per run naming every failing item (R5:
+  // failures are reported).
+  self_check_->add_on_run([this](const SelfCheckRun& run) {
+    if (!uplink_ || run.overall() != CheckResult::kFail) return;
+    base::Status raised =
+        uplink_->RaiseAlert({"self-check-failed", run.utc_ns, recorder_->config().device.id, "", "",
+                             "self-check #" + std::to_string(run.id) + " (" + run.trigger +
+                                 ") failed: " + run.FailingSummary()});
+    if (!raised.ok()) base::LogError("self-check alert not queued: " + raised.message());
+  });
+}
+
+void ControlPlane::OpenInterruptions() {
+  InterruptionHooks hooks;
+  hooks.raise_alert = [this](const uplink::Alert& alert) {
+    if (uplink_) (void)uplink_->RaiseAlert(alert);
+  };
+  hooks.publish = [this](const std::string& event, const nlohmann::json& data) {
+    // They name incidents: never to a technician (R13).
+    if (api_) api_->Publish(event, data, {Role::kOfficer, Role::kSupervisor, Role::kAuditor});
+  };
+  interruptions_ = std::make_shared<InterruptionTracker>(duty_->catalog(), &duty_->incidents(),
+                                                         clock_, std::move(hooks));
+  routes_->set_interruptions(interruptions_.get());
+  std::weak_ptr<InterruptionTracker> weak = interruptions_;
+  recorder_->add_on_camera_failure([weak](const std::string& camera, const std::string& cause) {
+    if (auto tracker = weak.lock()) tracker->OnCameraFailure(camera, cause);
+  });
+  recorder_->add_on_camera_state([weak](const std::string& camera, const std::string& state,
+                                         const std::string& /*cause*/) {
+    if (state != "recording") return;
+    if (auto tracker = weak.lock()) tracker->OnCameraRecording(camera);
+  });
+  recorder_->add_on_health_change([weak](const CameraHealthChange& change) {
+    if (auto tracker = weak.lock()) tracker->OnHealthChange(change);
+  });
+  duty_->add_on_change([weak](const storage::IncidentRecord& incident, const std::string& change) {
+    if (auto tracker = weak.lock()) tracker->OnIncidentChanged(incident, change);
+  });
+  if (disk_guard_) {
+    disk_guard_->set_on_full([weak, this](bool full, const std::string& detail) {
+      auto tracker = weak.lock();
+      if (!tracker) return;
+      if (full) {
+        tracker->FaultBegan("", storage::kCauseStorageFull, detail, clock_->NowUtcNs());
+      } else {
+        tracker->FaultEnded("", storage::kCauseStorageFull, clock_->NowUtcNs());
+      }
+    });
+    disk_guard_->set_on_camera_stopped([weak, this](const std::string& camera) {
+      if (auto tracker = weak.lock()) {
+        tracker->FaultBegan(camera, storage::kCauseStoppedForSpace,
+                            "stopped: the disk is full and nothing may be evicted",
+                            clock_->NowUtcNs());
+      }
+    });
+  }
+}
+
 void ControlPlane::Start() {
   if (duty_) duty_->Start();
   if (disk_guard_) disk_guard_->Start();
   if (routes_) routes_->Start();
+  if (self_check_) self_check_->Start();
   if (uplink_) {
     base::Status started = uplink_->Start();
     if (!started.ok()) {
@@ -175,12 +238,34 @@ void ControlPlane::Start() {
         },
         this);
   }
+  if (interruptions_) {
+    // What the last run left (a restart or a power cut during an incident), once the uplink takes
+    // alerts and before any camera has recorded (that takes a turn of the main loop). The end of
+    // the recording before this start is where a power cut's interruption begins.
+    int64_t last_recorded_utc_ns = 0;
+    for (const std::string& camera : recorder_->camera_names()) {
+      auto last = duty_->catalog()->LastSegment(camera);
+      if (last.ok() && last->has_value()) {
+        last_recorded_utc_ns = std::max(last_recorded_utc_ns, (*last)->end_utc_ns);
+      }
+    }
+    interruptions_->OnStart(recorder_->reconcile_report(), last_recorded_utc_ns);
+  }
+}
+
+void ControlPlane::AbandonForTesting() {
+  if (routes_) routes_->set_interruptions(nullptr);
+  interruptions_.reset();
+  Stop();
 }
 
 void ControlPlane::Stop() {
+  // First, while the uplink still takes alerts: a stop during an incident is an interruption.
+  if (interruptions_) interruptions_->OnStop();
   if (uplink_tick_) g_source_remove(uplink_tick_), uplink_tick_ = 0;
   if (uplink_) uplink_->Stop();
   if (routes_) routes_->Stop();
+  if (self_check_) self_check_->Stop();
   if (api_) api_->Stop();
   if (disk_guard_) disk_guard_->Stop();
   if (duty_) duty_->Stop();

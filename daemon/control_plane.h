@@ -15,7 +15,9 @@
 #include "daemon/control_routes.h"
 #include "daemon/disk_guard.h"
 #include "daemon/duty.h"
+#include "daemon/interruptions.h"
 #include "daemon/recorder.h"
+#include "daemon/self_check.h"
 #include "daemon/uplink_service.h"
 #include "storage/audit_log.h"
 
@@ -35,13 +37,25 @@ class ControlPlane {
   void Start();
   // Stops listening and the inputs (before Recorder::Stop).
   void Stop();
+  // As a crash or power cut would, with Recorder::Abandon (tests): nothing more is recorded of
+  // the stop (no "daemon-restarted" interruption), then Stop.
+  void AbandonForTesting();
 
   Duty* duty() { return duty_.get(); }
   // The disk-space guard (docs/retention.md); null if its catalog connection failed to open.
   DiskGuard* disk_guard() { return disk_guard_.get(); }
   ApiServer* api() { return api_.get(); }
+  // The interruptions of incidents (docs/interruptions.md); null without the incidents.
+  InterruptionTracker* interruptions() { return interruptions_.get(); }
   storage::AuditLog* audit() { return audit_.get(); }
   UplinkService* uplink() { return uplink_.get(); }
+  // The self-check and the health history (docs/self-check.md); null if its catalog connection
+  // failed to open.
+  SelfChecker* self_check() { return self_check_.get(); }
+  // Tests: the self-check's timers (before Open).
+  void set_self_check_options_for_testing(SelfCheckOptions options) {
+    self_check_options_ = options;
+  }
   // Tests: how the uplink judges the network, its part size, its tick (before Open).
   void set_uplink_options_for_testing(UplinkServiceOptions options) {
     uplink_options_ = std::move(options);
@@ -58,6 +72,11 @@ class ControlPlane {
   base::Status OpenAudit();
   // The uplink service and GET /v1/uplink (docs/uplink.md).
   void OpenUplink();
+  // The self-check, its routes, its alert (docs/self-check.md).
+  void OpenSelfCheck();
+  // The interruption tracker, wired to the recorder, the probes, the disk guard, the incidents,
+  // the uplink's alerts and the event stream; then what the last run left (OnStart).
+  void OpenInterruptions();
 
   Recorder* recorder_;
   base::Env* env_;
@@ -68,6 +87,10 @@ class ControlPlane {
   std::unique_ptr<ApiServer> api_;
   std::unique_ptr<ControlRoutes> routes_;
   std::unique_ptr<UplinkService> uplink_;
+  std::unique_ptr<SelfChecker> self_check_;
+  SelfCheckOptions self_check_options_;
+  // Shared so that the recorder's callbacks, which may outlive this object, hold a weak_ptr.
+  std::shared_ptr<InterruptionTracker> interruptions_;
   UplinkServiceOptions uplink_options_;
   guint uplink_tick_ = 0;
   std::vector<std::unique_ptr<inputs::InputSource>> test_inputs_;

@@ -23,7 +23,6 @@ const std::set<Role> kEvidenceReaders = {Role::kOfficer, Role::kSupervisor, Role
 const std::set<Role> kSupervisorOnly = {Role::kSupervisor};
 // Who may ask for a camera to stop (maintenance outside an incident); refused during one.
 const std::set<Role> kStoppers = {Role::kOfficer, Role::kSupervisor, Role::kTechnician};
-const std::set<Role> kSelfCheckers = {Role::kTechnician, Role::kSupervisor};
 // Who may see what a camera sees now: the crew, and a technician aiming or cleaning a camera. A
 // live thumbnail is not recorded evidence (no incident, no segment), so it is not R13's concern;
 // auditors review what was recorded, not the live picture.
@@ -46,7 +45,8 @@ json Nullable(const std::string& text) { return text.empty() ? json(nullptr) : j
 }  // namespace
 
 json IncidentJson(const IncidentRecord& incident,
-                  const std::vector<storage::SegmentRecord>* segments) {
+                  const std::vector<storage::SegmentRecord>* segments,
+                  const std::vector<storage::InterruptionRecord>* interruptions) {
   json phases = json::array(), marks = json::array(), explanations = json::array(),
        history = json::array();
   for (const storage::IncidentEntry& e : incident.entries) {
@@ -101,6 +101,16 @@ json IncidentJson(const IncidentRecord& incident,
     }
     out["segments"] = list;
   }
+  if (interruptions) {
+    json list = json::array(), unexplained = json::array();
+    for (const storage::InterruptionRecord& i : *interruptions) {
+      list.push_back(InterruptionJson(i));
+      // Flagged at the close and still without its written explanation: like link_overdue.
+      if (i.unexplained_at_close_utc_ns && !i.explained()) unexplained.push_back(i.number);
+    }
+    out["interruptions"] = list;
+    out["unexplained_interruptions"] = unexplained;
+  }
   return out;
 }
 
@@ -112,12 +122,7 @@ ControlRoutes::ControlRoutes(ApiServer* server, Recorder* recorder, Duty* duty, 
           [this](const ApiRequest& r) { return Ok(Status(r.who.role)); });
   s.Route("GET", "/v1/health", kEveryRole, AuditPolicy::kRefusalsOnly,
           [this](const ApiRequest&) { return Ok(Health()); });
-  s.Route("POST", "/v1/self-check", kSelfCheckers, AuditPolicy::kAlways, [this](const ApiRequest&) {
-    ApiResponse response = Ok(SelfCheck());
-    if (on_self_check_) on_self_check_(response.body);
-    response.audit_detail = response.body["ok"].get<bool>() ? "all checks passed" : "checks failed";
-    return response;
-  });
+  // POST /v1/self-check and the health history: daemon/self_check.h (SelfChecker::RegisterRoutes).
 
   // Incidents.
   s.Route("GET", "/v1/incidents", kEvidenceReaders, AuditPolicy::kAlways,
@@ -140,7 +145,14 @@ ControlRoutes::ControlRoutes(ApiServer* server, Recorder* recorder, Duty* duty, 
         }
         auto segments = duty_->incidents().Evidence(**found);
         if (!segments.ok()) return ApiResponse::Error(500, "storage", segments.message());
-        ApiResponse response = Ok(IncidentJson(**found, &*segments));
+        std::vector<storage::InterruptionRecord> gaps;
+        if (interruptions_) {
+          auto listed = interruptions_->List(id);
+          if (!listed.ok()) return ApiResponse::Error(500, "storage", listed.message());
+          gaps = std::move(listed).value();
+        }
+        ApiResponse response =
+            Ok(IncidentJson(**found, &*segments, interruptions_ ? &gaps : nullptr));
         response.audit_detail = "viewed with " + std::to_string(segments->size()) + " segment(s)";
         return response;
       });
@@ -181,10 +193,59 @@ ControlRoutes::ControlRoutes(ApiServer* server, Recorder* recorder, Duty* duty, 
           [this](const ApiRequest& r) {
             FieldReader fields(r.body);
             std::string text = fields.String("text", 4096);
+            // With "interruption": N, the written explanation of that interruption (第十三条).
+            std::optional<int64_t> number = fields.OptionalInt("interruption", 1, 1'000'000);
             if (auto error = fields.Finish()) return *error;
+            if (number) {
+              if (!interruptions_) {
+                return ApiResponse::Error(503, "unavailable", "interruptions are not tracked");
+              }
+              return FromReply(
+                  interruptions_->Explain(r.params.at("id"), *number, text, ActorOf(r)),
+                  "explanation of interruption " + std::to_string(*number));
+            }
             return FromReply(duty_->incidents().Explain(r.params.at("id"), text, ActorOf(r)), 200,
                              "explanation");
           });
+  s.Route("GET", "/v1/incidents/{id}/interruptions", kEvidenceReaders, AuditPolicy::kAlways,
+          [this](const ApiRequest& r) {
+            const std::string& id = r.params.at("id");
+            auto found = duty_->incidents().Find(id);
+            if (!found.ok()) return ApiResponse::Error(500, "storage", found.message());
+            if (!found->has_value()) {
+              return ApiResponse::Error(404, "not-found",
+                                        "no incident \"" + id + "\" on this device");
+            }
+            if (!interruptions_) {
+              return ApiResponse::Error(503, "unavailable", "interruptions are not tracked");
+            }
+            auto listed = interruptions_->List(id);
+            if (!listed.ok()) return ApiResponse::Error(500, "storage", listed.message());
+            json list = json::array();
+            for (const storage::InterruptionRecord& i : *listed)
+              list.push_back(InterruptionJson(i));
+            return Ok(json{{"incident", id}, {"interruptions", list}});
+          });
+  // The spoken explanation: the crew marks where, in the cabin recording, they explain the gap.
+  s.Route(
+      "POST", "/v1/incidents/{id}/interruptions/{n}/spoken", kCrew, AuditPolicy::kAlways,
+      [this](const ApiRequest& r) {
+        FieldReader fields(r.body);
+        std::string action = fields.String("action", 16);
+        if (auto error = fields.Finish()) return *error;
+        int64_t number = 0;
+        const std::string& n = r.params.at("n");
+        if (n.empty() || n.size() > 7 || n.find_first_not_of("0123456789") != std::string::npos ||
+            (number = std::stoll(n)) < 1) {
+          return ApiResponse::Error(
+              422, "invalid", "interruption number must be a positive integer, not \"" + n + "\"");
+        }
+        if (!interruptions_) {
+          return ApiResponse::Error(503, "unavailable", "interruptions are not tracked");
+        }
+        return FromReply(interruptions_->Spoken(r.params.at("id"), number, action, ActorOf(r)),
+                         "spoken explanation " + action + " of interruption " + n);
+      });
   s.Route("POST", "/v1/incidents/{id}/handover", kCrew, AuditPolicy::kAlways,
           [this](const ApiRequest& r) {
             FieldReader fields(r.body);
@@ -355,6 +416,18 @@ ApiResponse ControlRoutes::FromReply(const IncidentReply& reply, int ok_status,
   return response;
 }
 
+ApiResponse ControlRoutes::FromReply(const InterruptionReply& reply, const std::string& what) {
+  if (reply.ok()) {
+    ApiResponse response = Ok(InterruptionJson(reply.interruption));
+    response.audit_detail = reply.interruption.incident_id + ": " + what;
+    return response;
+  }
+  IncidentReply as_incident;
+  as_incident.outcome = reply.outcome;
+  as_incident.reason = reply.reason;
+  return FromReply(as_incident, 200, what);
+}
+
 json ControlRoutes::Status(Role role) const {
   const Config& config = recorder_->config();
   json out = {{"device", config.device.id}, {"plate", config.device.plate}};
@@ -380,7 +453,17 @@ json ControlRoutes::Status(Role role) const {
   if (role == Role::kTechnician) {
     out["incident"] = open ? json{{"open", true}} : json(nullptr);  // health, never evidence
   } else {
-    out["incident"] = open ? IncidentJson(*open, nullptr) : json(nullptr);
+    // With its interruptions: the crew sees a gap going on, and which still need explaining.
+    std::vector<storage::InterruptionRecord> gaps;
+    bool listed = false;
+    if (open && interruptions_) {
+      auto rows = interruptions_->List(open->id);
+      if (rows.ok()) {
+        gaps = std::move(rows).value();
+        listed = true;
+      }
+    }
+    out["incident"] = open ? IncidentJson(*open, nullptr, listed ? &gaps : nullptr) : json(nullptr);
   }
   return out;
 }
@@ -456,48 +539,6 @@ json ControlRoutes::Health() const {
   out["inputs"] = inputs;
   out["input_problems"] = duty_->InputProblems();
   return out;
-}
-
-json ControlRoutes::SelfCheck() const {
-  json checks = json::array();
-  bool all_ok = true;
-  auto check = [&](const std::string& name, bool ok, const std::string& detail) {
-    checks.push_back({{"name", name}, {"ok", ok}, {"detail", detail}});
-    all_ok = all_ok && ok;
-  };
-  json health = Health();
-  for (const json& camera : health["cameras"]) {
-    const std::string state = camera["state"];
-    check("camera " + camera["name"].get<std::string>(), state == "recording",
-          camera.contains("problem") ? camera["problem"].get<std::string>() : state);
-  }
-  if (health.contains("disk")) {
-    const double free = health["disk"]["free_bytes"].get<double>();
-    const double total = health["disk"]["total_bytes"].get<double>();
-    char detail[96];
-    std::snprintf(detail, sizeof detail, "%.1f GiB free of %.1f GiB", free / (1 << 30),
-                  total / (1 << 30));
-    if (disk_guard_ && disk_guard_->state().measured) {
-      // Below the minimum is fine while eviction can make room; not when nothing is evictable.
-      const DiskGuardState& d = disk_guard_->state();
-      std::string text =
-          std::string(detail) + " (minimum " + std::to_string(d.policy.min_free_percent) + "%)";
-      if (!d.alert.empty()) text += ": " + d.alert;
-      if (!d.error.empty()) text += "; eviction failed: " + d.error;
-      check("disk", !d.nothing_evictable && d.error.empty(), text);
-    } else {
-      check("disk", total > 0 && free / total >= 0.05, detail);
-    }
-  } else {
-    check("disk", false, "cannot read the data directory's file system");
-  }
-  const std::string gps_state = health["gps"];
-  check("gps", gps_state == "3d" || gps_state == "2d", "fix state " + gps_state);
-  check("time", health["time_verified"].get<bool>(), recorder_->position().clock_status().reason);
-  check("seals", recorder_->seal_failures() == 0,
-        std::to_string(recorder_->seal_failures()) + " seal failure(s) since start");
-  for (const std::string& problem : duty_->InputProblems()) check("input", false, problem);
-  return json{{"ok", all_ok}, {"checks", checks}, {"utc", Utc(clock_->NowUtcNs())}};
 }
 
 }  // namespace patrolrec::daemon

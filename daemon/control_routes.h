@@ -1,5 +1,5 @@
 // The control API's routes for the recorder and the incidents (docs/control-api.md has the
-// table): status and health, the self-check, incidents (dispatch, phases, marks, handover, closes,
+// table): status and health, incidents (dispatch, phases, marks, handover, closes,
 // case links, explanations, retention), the record button and stop requests, which pass the
 // no-stop rule (daemon/duty.h). Every incident change is also published on the event stream to
 // the roles that may see evidence; camera health to every role.
@@ -12,14 +12,17 @@
 #include "daemon/api_server.h"
 #include "daemon/disk_guard.h"
 #include "daemon/duty.h"
+#include "daemon/interruptions.h"
 #include "daemon/recorder.h"
 
 namespace patrolrec::daemon {
 
 // The incident as the API returns it: times as RFC 3339 UTC, its history split into phases,
-// marks and explanations, and (with `segments`) its evidence.
-nlohmann::json IncidentJson(const storage::IncidentRecord& incident,
-                            const std::vector<storage::SegmentRecord>* segments);
+// marks and explanations, and (with `segments`) its evidence; with `interruptions`, its
+// interruptions (docs/interruptions.md) and the numbers of those flagged unexplained at the close.
+nlohmann::json IncidentJson(
+    const storage::IncidentRecord& incident, const std::vector<storage::SegmentRecord>* segments,
+    const std::vector<storage::InterruptionRecord>* interruptions = nullptr);
 
 class ControlRoutes {
  public:
@@ -40,15 +43,13 @@ class ControlRoutes {
   // Each camera's name, state ("paused" when stopped on request) and overdue problem: the part of
   // the health that status and the once-a-second event check need (no statvfs, no file lists).
   nlohmann::json Cameras() const;
-  nlohmann::json SelfCheck() const;
-  // Called on the main loop with every self-check result run through the API (the uplink sends
-  // failed ones as alerts).
-  void set_on_self_check(std::function<void(const nlohmann::json&)> f) {
-    on_self_check_ = std::move(f);
-  }
+  // The interruptions (written and spoken explanations, the incident's list); until set, the
+  // routes about them answer 503.
+  void set_interruptions(InterruptionTracker* tracker) { interruptions_ = tracker; }
 
  private:
   ApiResponse FromReply(const IncidentReply& reply, int ok_status, const std::string& what);
+  ApiResponse FromReply(const InterruptionReply& reply, const std::string& what);
   void PublishHealthIfChanged();
 
   ApiServer* server_;
@@ -58,7 +59,7 @@ class ControlRoutes {
   DiskGuard* disk_guard_;
   unsigned health_timer_ = 0;
   std::string last_health_;
-  std::function<void(const nlohmann::json&)> on_self_check_;
+  InterruptionTracker* interruptions_ = nullptr;
 };
 
 }  // namespace patrolrec::daemon

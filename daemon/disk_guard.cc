@@ -204,6 +204,7 @@ void DiskGuard::Apply(const PassOutcome& outcome) {
                 {{"FREE_BYTES", std::to_string(r.after.free_bytes)},
                  {"STOPPED_CAMERAS", Join(stopped)}});
       if (on_alert_) on_alert_(alert);
+      if (new_episode && on_full_) on_full_(true, alert);
     }
     state_.alert = alert;
     return;
@@ -212,6 +213,7 @@ void DiskGuard::Apply(const PassOutcome& outcome) {
   if (state_.nothing_evictable) {
     base::Log(base::Severity::kNotice, "disk: " + Percent(r.after.free_percent()) +
                                            " free; the disk-full alert is over");
+    if (on_full_) on_full_(false, "");
   }
   state_.nothing_evictable = false;
   state_.alert.clear();
@@ -233,6 +235,7 @@ void DiskGuard::StopBackgroundCameras() {
     if (recorder_->paused_cameras().count(name)) continue;  // stopped already (crew or us)
     if (recorder_->PauseCamera(name, [] {})) {
       stopped_.insert(name);
+      if (on_camera_stopped_) on_camera_stopped_(name);
       base::Log(base::Severity::kCritical,
                 "camera \"" + name + "\" stopped: the disk is full and nothing may be evicted",
                 {{"CAMERA", name}});

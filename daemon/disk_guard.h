@@ -75,6 +75,15 @@ class DiskGuard {
   // Called on the main loop with the alert's text when one is raised (to forward to the uplink's
   // alerts and the event stream).
   void set_on_alert(std::function<void(const std::string&)> f) { on_alert_ = std::move(f); }
+  // Called on the main loop when the disk becomes full with nothing evictable (true, the alert's
+  // text) and when that is over (false), and for each camera this guard stops for space (the
+  // interruptions, daemon/interruptions.h).
+  void set_on_full(std::function<void(bool full, const std::string& detail)> f) {
+    on_full_ = std::move(f);
+  }
+  void set_on_camera_stopped(std::function<void(const std::string& camera)> f) {
+    on_camera_stopped_ = std::move(f);
+  }
   // How often a pass runs (default 10 s); before Start.
   void set_interval_ms(int ms) { interval_ms_ = ms; }
 
@@ -105,6 +114,8 @@ class DiskGuard {
   DiskGuardState state_;
   std::set<std::string> stopped_;  // cameras this guard stopped
   std::function<void(const std::string&)> on_alert_;
+  std::function<void(bool, const std::string&)> on_full_;
+  std::function<void(const std::string&)> on_camera_stopped_;
 };
 
 }  // namespace patrolrec::daemon

@@ -37,6 +37,8 @@ class Duty {
   void Stop();
 
   IncidentManager& incidents() { return *incidents_; }
+  // The incidents' catalog connection (main loop only): the interruptions share it.
+  storage::Catalog* catalog() { return catalog_.get(); }
 
   // The crew asks to stop one camera / every camera: refused while an incident is open (the
   // attempt is recorded in its history); otherwise the camera closes and seals its segment and

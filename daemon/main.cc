@@ -371,6 +371,18 @@ int main(int argc, char** argv) {
           std::fflush(stdout);
         });
   }
+  if (control.self_check()) {
+    // The shift starts with a self-check (第九条): the crew sees each item's result.
+    control.self_check()->add_on_run([](const daemon::SelfCheckRun& run) {
+      std::printf("self-check #%lld (%s): %s\n", static_cast<long long>(run.id),
+                  run.trigger.c_str(), daemon::CheckResultName(run.overall()));
+      for (const daemon::SelfCheckItem& item : run.items) {
+        std::printf("  %-4s %-20s %s\n", daemon::CheckResultName(item.result), item.name.c_str(),
+                    item.reason.c_str());
+      }
+      std::fflush(stdout);
+    });
+  }
   std::fflush(stdout);
 
   Run run;

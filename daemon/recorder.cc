@@ -147,10 +147,16 @@ base::Status Recorder::Open() {
       base::LogError("camera \"" + camera_name + "\" failed: " + cause + "; retrying in " +
                          std::to_string(retry_in_ms / 1000.0).substr(0, 4) + " s",
                      {{"CAMERA", camera_name}, {"CAUSE", cause}});
+      // The failed state itself was reported by on_state just before, without its cause.
+      for (const auto& f : on_camera_state_) f(camera_name, "failed", cause);
+      for (const auto& f : on_camera_failure_) f(camera_name, cause);
     };
-    callbacks.on_state = [](const std::string& camera_name, pipeline::CameraState state) {
+    callbacks.on_state = [this](const std::string& camera_name, pipeline::CameraState state) {
       base::LogInfo("camera \"" + camera_name + "\" " + pipeline::CameraStateName(state),
                     {{"CAMERA", camera_name}, {"CAMERA_STATE", pipeline::CameraStateName(state)}});
+      // A failure is told once, with its cause, by on_failure (which follows at once).
+      if (state == pipeline::CameraState::kFailed) return;
+      for (const auto& f : on_camera_state_) f(camera_name, pipeline::CameraStateName(state), "");
     };
     auto pipeline =
         std::make_unique<pipeline::CameraPipeline>(spec, description, clock_, std::move(callbacks));

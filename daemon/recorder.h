@@ -117,6 +117,19 @@ class Recorder {
   void add_on_health_change(std::function<void(const CameraHealthChange&)> f) {
     on_health_change_.push_back(std::move(f));
   }
+  // Called on the main loop when a camera fails (with the pipeline's cause; it retries on its
+  // own), in the order they were added (interruptions).
+  void add_on_camera_failure(std::function<void(const std::string&, const std::string&)> f) {
+    on_camera_failure_.push_back(std::move(f));
+  }
+  // Called on the main loop whenever a camera's pipeline changes state: "starting",
+  // "recording", "stopping", "stopped", or "failed" with the failure's cause (the health history;
+  // a "starting" after "failed" is a restart).
+  void add_on_camera_state(std::function<void(const std::string& camera, const std::string& state,
+                                              const std::string& cause)>
+                               f) {
+    on_camera_state_.push_back(std::move(f));
+  }
   // Every camera's probe states now (the self-check, /v1/health), in configuration order.
   std::vector<CameraHealthNow> HealthNow() const;
   // Records a state change as if a probe had decided it, and tells every add_on_health_change
@@ -178,7 +191,10 @@ class Recorder {
   int segments_sealed_ = 0;
   int seal_failures_ = 0;
   std::vector<std::function<void(const CameraHealthChange&)>> on_health_change_;
+  std::vector<std::function<void(const std::string&, const std::string&, const std::string&)>>
+      on_camera_state_;
   std::map<std::string, CameraHealthNow> health_now_;  // camera -> its probe states
+  std::vector<std::function<void(const std::string&, const std::string&)>> on_camera_failure_;
 };
 
 }  // namespace patrolrec::daemon

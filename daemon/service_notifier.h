@@ -5,7 +5,7 @@
 // health check that passed; so a wedged main loop, or a camera whose own recovery is overdue,
 // stops the pings and systemd restarts the daemon. A camera that merely keeps failing (unplugged,
 // RTSP camera down) does not: it is retried by its pipeline, and a restart of the whole daemon
-// would only interrupt the cameras that do record. See README.md, "Running as a service".
+// would only interrupt the cameras that do record. See docs/service.md, "Watchdog".
 #pragma once
 
 #include <glib.h>

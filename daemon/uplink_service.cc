@@ -307,7 +307,8 @@ std::vector<uplink::OutboxFile> UplinkService::ScanOutbox(const std::string& dir
   return files;
 }
 
-void UplinkService::WriteManifests(const std::vector<storage::IncidentRecord>& incidents,
+void UplinkService::WriteManifests(storage::Catalog& catalog,
+                                   const std::vector<storage::IncidentRecord>& incidents,
                                    const std::vector<storage::SegmentRecord>& segments,
                                    const std::vector<storage::CatalogEvent>& events) {
   const int64_t now = clock_->NowUtcNs();
@@ -353,6 +354,15 @@ void UplinkService::WriteManifests(const std::vector<storage::IncidentRecord>& i
       if (Overlaps(s, incident)) input.segments.push_back(s);
     }
     input.events = events;
+    auto interruptions = catalog.Interruptions(incident.id);
+    if (!interruptions.ok()) {
+      base::LogError(
+          "manifest of incident " + incident.id + " not written: " + interruptions.message(),
+          {{"INCIDENT", incident.id}});
+      all_written = false;
+      continue;
+    }
+    input.interruptions = std::move(interruptions).value();
     input.audit = *audit;
     input.device_public_key_pem = *public_key;
     const std::string text = uplink::BuildManifest(input);
@@ -446,7 +456,7 @@ base::Status UplinkService::Refresh(storage::Catalog& catalog) {
     if (changed) SaveState();
   }
 
-  WriteManifests(*incidents, *segments, *events);
+  WriteManifests(catalog, *incidents, *segments, *events);
 
   uplink::QueueInput input;
   std::map<std::string, int64_t> verified_at;
@@ -673,6 +683,7 @@ void UplinkService::RunJob(storage::Catalog& catalog, const uplink::QueueJob& jo
     delay = delay ? std::min(delay * 2, options_.retry_max_ms) : options_.retry_initial_ms;
     retry_after_mono_ns_[job.id] = clock_->MonotonicNs() + delay * base::kNsPerMs;
     last_error_ = message;
+    last_error_utc_ns_ = clock_->NowUtcNs();
     base::LogWarning(
         "upload failed, tried again in " + Seconds(delay / 1000.0) + " s: " + message,
         {{"UPLOAD_JOB", job.id}, {"UPLOAD_CLASS", uplink::JobClassName(job.job_class)}});
@@ -749,11 +760,23 @@ void UplinkService::RunJob(storage::Catalog& catalog, const uplink::QueueJob& jo
                {"INCIDENT", job.incident_id},
                {"UPLOAD_WORKER", std::to_string(worker + 1)}});
     recent_.push_back({file.key, bytes, seconds, clock_->NowUtcNs()});
+    last_success_utc_ns_ = recent_.back().utc_ns;
     while (recent_.size() > 20) recent_.pop_front();
   }
   std::lock_guard<std::mutex> lock(mutex_);
   retry_after_mono_ns_.erase(job.id);
   retry_delay_ms_.erase(job.id);
+}
+
+UplinkReachability UplinkService::Reachability() const {
+  UplinkReachability r;
+  r.running = running_;
+  std::lock_guard<std::mutex> lock(mutex_);
+  r.mode = uplink::NetworkModeName(mode_);
+  r.last_error = last_error_;
+  r.last_error_utc_ns = last_error_utc_ns_;
+  r.last_success_utc_ns = last_success_utc_ns_;
+  return r;
 }
 
 json UplinkService::Snapshot(bool with_names) const {

@@ -87,6 +87,15 @@ struct UplinkServiceOptions {
   bool lower_priority = true;
 };
 
+// Whether the server answers, as far as the uploads so far tell (the self-check's uplink item).
+struct UplinkReachability {
+  bool running = false;
+  std::string mode;        // uplink::NetworkModeName: "cellular", "depot", "offline"
+  std::string last_error;  // the latest failed request's reason; "" if none since start
+  int64_t last_error_utc_ns = 0;
+  int64_t last_success_utc_ns = 0;  // the latest file the server took (then verified); 0: none
+};
+
 class UplinkService {
  public:
   UplinkService(const Config& config, base::Env* env, base::Clock* clock,
@@ -114,6 +123,8 @@ class UplinkService {
   // What GET /v1/uplink answers; without file names, keys and incident ids when !with_names
   // (technicians, R13).
   nlohmann::json Snapshot(bool with_names) const;
+  // Thread-safe; names no file, key or incident.
+  UplinkReachability Reachability() const;
 
   // Tests: files verified and part bytes sent since Start, and the month's cellular bytes.
   int64_t files_verified() const { return files_verified_; }
@@ -143,7 +154,7 @@ class UplinkService {
   base::Status Refresh(storage::Catalog& catalog);
   void RunJob(storage::Catalog& catalog, const uplink::QueueJob& job, uplink::NetworkMode mode,
               int worker);
-  void WriteManifests(const std::vector<storage::IncidentRecord>& all,
+  void WriteManifests(storage::Catalog& catalog, const std::vector<storage::IncidentRecord>& all,
                       const std::vector<storage::SegmentRecord>& segments,
                       const std::vector<storage::CatalogEvent>& events);
   std::vector<uplink::OutboxFile> ScanOutbox(const std::string& dir, bool manifests);
@@ -181,6 +192,8 @@ class UplinkService {
   std::vector<DeadlineStatus> deadlines_;
   std::deque<Recent> recent_;
   std::string last_error_;
+  int64_t last_error_utc_ns_ = 0;
+  int64_t last_success_utc_ns_ = 0;
   std::map<std::string, std::pair<int64_t, std::string>> outbox_sha256_;  // file -> (size, sha)
   std::atomic<int64_t> files_verified_{0};
   std::atomic<int64_t> part_bytes_sent_{0};

@@ -551,6 +551,148 @@ CREATE INDEX eviction_unfinished ON eviction (id) WHERE removed_utc_ns IS NULL;
 -- The eviction planner asks, for every segment, whether its three files have verified uploads.
 CREATE INDEX upload_by_file ON upload (file, state);
 )sql",
+    // Version 6: the health history (docs/self-check.md, R13): self-check runs with every item,
+    // and every camera state change, for the technician. Nothing here is evidence: these rows
+    // name no incident and no segment, and they are pruned by age (health.history_days).
+    R"sql(
+-- One row per self-check run (第九条): at the start of duty, at a dispatch, on request, daily.
+-- Written once, when the run has finished; never changed; deleted by age only.
+CREATE TABLE selfcheck_run (
+  -- Row number in this catalog only: the order of the runs, whatever the wall clock did.
+  id INTEGER PRIMARY KEY,
+
+  -- When it ran: nanoseconds since 1970-01-01T00:00:00Z (the daemon's clock, verified or not:
+  -- the run's 'clock' item says which).
+  utc_ns INTEGER NOT NULL CHECK (utc_ns >= 0),
+
+  -- What started it: 'duty-start' (the daemon started and its cameras settled), 'dispatch' (an
+  -- incident opened or completed by a dispatch order), 'request' (POST /v1/self-check) or 'daily'
+  -- (every [health] selfcheck_interval_hours).
+  trigger TEXT NOT NULL CHECK (trigger IN ('duty-start', 'dispatch', 'request', 'daily')),
+
+  -- The API user who asked (trigger 'request'), else 'patrolrecd'.
+  requested_by TEXT NOT NULL CHECK (length(requested_by) > 0),
+
+  -- The worst result of its items: 'fail' if any failed, else 'warn' if any warned, else 'pass'.
+  overall TEXT NOT NULL CHECK (overall IN ('pass', 'warn', 'fail'))
+);
+
+CREATE INDEX selfcheck_run_by_time ON selfcheck_run (utc_ns);
+
+-- One row per item of a run, in the order checked.
+CREATE TABLE selfcheck_item (
+  -- The run it belongs to; deleted with it.
+  run INTEGER NOT NULL REFERENCES selfcheck_run (id) ON DELETE CASCADE,
+
+  -- 0, 1, 2, ...: the item's place in the run.
+  position INTEGER NOT NULL CHECK (position >= 0),
+
+  -- What was checked: 'camera:<name>' (a live, non-black, non-frozen, focused picture),
+  -- 'audio:<name>' (sound present, not silent), 'clock', 'storage', 'gps', 'signing-key',
+  -- 'uplink', 'seals', 'inputs' or 'input'.
+  name TEXT NOT NULL CHECK (length(name) > 0),
+
+  -- 'pass', 'warn' (works, but a person should look) or 'fail'.
+  result TEXT NOT NULL CHECK (result IN ('pass', 'warn', 'fail')),
+
+  -- Why, with what was measured, e.g. '61.2 h at 4128 kbit/s (minimum 4 h): 55.4 GiB free'.
+  reason TEXT NOT NULL,
+
+  PRIMARY KEY (run, position)
+);
+
+-- One row per change of a camera's state: the probes' picture and sound states and the
+-- pipeline's own (a failure with its cause, a restart). The technician's history of each part.
+CREATE TABLE health_event (
+  -- Row number in this catalog only: the order of the changes.
+  id INTEGER PRIMARY KEY,
+
+  -- When the new state began: nanoseconds since 1970-01-01T00:00:00Z. For a probe state this is
+  -- when its condition began to hold, before the hysteresis let it be reported.
+  utc_ns INTEGER NOT NULL CHECK (utc_ns >= 0),
+
+  -- The [camera NAME].
+  camera TEXT NOT NULL CHECK (length(camera) > 0),
+
+  -- 'video' or 'audio' (a probe state: 'ok', 'no-signal', 'black', 'frozen', 'covered',
+  -- 'defocused', 'moved'; 'ok', 'silent', 'clipped', 'no-audio'), or 'pipeline' (the camera's
+  -- pipeline: 'starting', 'recording', 'failed', 'stopping', 'stopped').
+  channel TEXT NOT NULL CHECK (channel IN ('video', 'audio', 'pipeline')),
+
+  -- The state entered, and the state left ('' for the first pipeline state after a start).
+  state TEXT NOT NULL CHECK (length(state) > 0),
+  previous TEXT NOT NULL,
+
+  -- Why, for a person, e.g. 'picture dark and featureless (mean luma 9)' or the pipeline's error;
+  -- '' when there is nothing to say (a normal start).
+  cause TEXT NOT NULL
+);
+
+-- The history window and the pruning by age read by time.
+CREATE INDEX health_event_by_time ON health_event (utc_ns);
+)sql",
+    // Version 7: interruptions (docs/interruptions.md): every gap or fault while an incident was
+    // open, with the crew's spoken and written explanations (第十一条、第十三条).
+    R"sql(
+-- One row per interruption of an incident's recording: opened when the fault begins (or when the
+-- incident opens while a fault is going on), ended when the condition is over (the camera records
+-- again, the probe is back to ok, space is back, the first frame after a restart or power cut).
+-- Rows are never deleted; a row only gains an end, explanations and the flag.
+CREATE TABLE interruption (
+  -- Row number in this catalog only.
+  id INTEGER PRIMARY KEY,
+
+  -- The incident that was open (incident.id).
+  incident_id TEXT NOT NULL REFERENCES incident (id),
+
+  -- 1, 2, ... in the order they opened within the incident: the number the crew and the API
+  -- use (`patrolctl incident explain ID --interruption N`).
+  number INTEGER NOT NULL CHECK (number >= 1),
+
+  -- The camera ([camera NAME]); '' for all of them (a power cut, a daemon restart, storage).
+  camera TEXT NOT NULL,
+
+  -- 'camera-failed', 'camera-restarted', 'probe:<state>' (e.g. 'probe:covered',
+  -- 'probe:silent'), 'storage-full', 'stopped-for-space', 'recovered-after-power-cut',
+  -- 'daemon-restarted'.
+  cause TEXT NOT NULL CHECK (length(cause) > 0),
+
+  -- What happened, in words: the pipeline's error, the probe's measurement, the free space.
+  detail TEXT NOT NULL,
+
+  -- When it began: nanoseconds since 1970-01-01T00:00:00Z (as segment times). For a power cut,
+  -- the end of the last sealed segment; for a fault going on when the incident opened, the
+  -- incident's trigger.
+  start_utc_ns INTEGER NOT NULL CHECK (start_utc_ns > 0),
+
+  -- When it ended (recording resumed, the state back to ok): nanoseconds since the epoch; NULL
+  -- while it goes on.
+  end_utc_ns INTEGER CHECK (end_utc_ns >= start_utc_ns),
+
+  -- The spoken explanation: the range of the recording (cabin microphone) the crew marked,
+  -- nanoseconds since the epoch; both NULL when none, spoken_to NULL while it is being spoken.
+  spoken_from_utc_ns INTEGER CHECK (spoken_from_utc_ns > 0),
+  spoken_to_utc_ns INTEGER CHECK (spoken_to_utc_ns >= spoken_from_utc_ns),
+  -- Who marked it (a user name); NULL when none.
+  spoken_by TEXT,
+
+  -- The written explanation, who gave it and when (nanoseconds since the epoch); NULL when none.
+  explanation TEXT CHECK (explanation IS NULL OR length(explanation) > 0),
+  explained_by TEXT,
+  explained_utc_ns INTEGER,
+
+  -- When the incident closed with this interruption still without its written explanation
+  -- (the flag, like incident.link_overdue_utc_ns), nanoseconds since the epoch; NULL if never.
+  unexplained_at_close_utc_ns INTEGER,
+
+  CHECK ((explanation IS NULL) = (explained_utc_ns IS NULL)),
+  CHECK (spoken_to_utc_ns IS NULL OR spoken_from_utc_ns IS NOT NULL),
+  UNIQUE (incident_id, number)
+);
+
+-- Open interruptions are looked up on every fault's end and at every start.
+CREATE INDEX interruption_open ON interruption (id) WHERE end_utc_ns IS NULL;
+)sql",
 };
 static_assert(std::size(kUpgradeSteps) == Catalog::kSchemaVersion,
               "one upgrade step per schema version");
@@ -1656,6 +1798,279 @@ Result<std::optional<EvictionRecord>> Catalog::FindEviction(const std::string& f
   if (!rows.ok()) return rows.status();
   if (rows->empty()) return std::optional<EvictionRecord>();
   return std::optional<EvictionRecord>(std::move(rows->front()));
+}
+
+Result<int64_t> Catalog::InsertSelfCheck(const SelfCheckRecord& run) {
+  const std::string what = "storing a self-check run (" + run.trigger + ")";
+  Transaction transaction(db_);
+  if (transaction.Begin() != SQLITE_OK) return DbError(db_, path_, what);
+  Result<Statement> s =
+      Prepare(db_, path_,
+              "INSERT INTO selfcheck_run (utc_ns, trigger, requested_by, overall) "
+              "VALUES (?1, ?2, ?3, ?4)");
+  if (!s.ok()) return s.status();
+  if (Bind(s->get(), run.utc_ns, run.trigger, run.requested_by, run.overall) != SQLITE_OK ||
+      sqlite3_step(s->get()) != SQLITE_DONE) {
+    return DbError(db_, path_, what);
+  }
+  const int64_t id = sqlite3_last_insert_rowid(db_);
+  Result<Statement> item = Prepare(db_, path_,
+                                   "INSERT INTO selfcheck_item (run, position, name, result, "
+                                   "reason) VALUES (?1, ?2, ?3, ?4, ?5)");
+  if (!item.ok()) return item.status();
+  for (size_t i = 0; i < run.items.size(); ++i) {
+    const SelfCheckItemRecord& it = run.items[i];
+    sqlite3_reset(item->get());
+    if (Bind(item->get(), id, static_cast<int64_t>(i), it.name, it.result, it.reason) !=
+            SQLITE_OK ||
+        sqlite3_step(item->get()) != SQLITE_DONE) {
+      return DbError(db_, path_, what + ": item \"" + it.name + "\"");
+    }
+  }
+  if (transaction.Commit() != SQLITE_OK) return DbError(db_, path_, what);
+  return id;
+}
+
+Result<std::vector<SelfCheckRecord>> Catalog::SelfChecks(int limit) {
+  std::vector<SelfCheckRecord> runs;
+  if (schema_version_ < 6) return runs;  // no health history before version 6
+  Result<Statement> s = Prepare(db_, path_,
+                                "SELECT id, utc_ns, trigger, requested_by, overall FROM "
+                                "selfcheck_run ORDER BY id DESC LIMIT ?1");
+  if (!s.ok()) return s.status();
+  if (Bind(s->get(), int64_t{limit > 0 ? limit : -1}) != SQLITE_OK) {
+    return DbError(db_, path_, "listing self-check runs");
+  }
+  int rc;
+  while ((rc = sqlite3_step(s->get())) == SQLITE_ROW) {
+    SelfCheckRecord run;
+    run.id = sqlite3_column_int64(s->get(), 0);
+    run.utc_ns = sqlite3_column_int64(s->get(), 1);
+    run.trigger = ColumnText(s->get(), 2);
+    run.requested_by = ColumnText(s->get(), 3);
+    run.overall = ColumnText(s->get(), 4);
+    runs.push_back(std::move(run));
+  }
+  if (rc != SQLITE_DONE) return DbError(db_, path_, "listing self-check runs");
+  Result<Statement> items =
+      Prepare(db_, path_,
+              "SELECT name, result, reason FROM selfcheck_item WHERE run = ?1 ORDER BY position");
+  if (!items.ok()) return items.status();
+  for (SelfCheckRecord& run : runs) {
+    sqlite3_reset(items->get());
+    if (Bind(items->get(), run.id) != SQLITE_OK) {
+      return DbError(db_, path_, "listing self-check items");
+    }
+    while ((rc = sqlite3_step(items->get())) == SQLITE_ROW) {
+      run.items.push_back(
+          {ColumnText(items->get(), 0), ColumnText(items->get(), 1), ColumnText(items->get(), 2)});
+    }
+    if (rc != SQLITE_DONE) return DbError(db_, path_, "listing self-check items");
+  }
+  return runs;
+}
+
+Status Catalog::AddHealthEvent(const HealthEventRecord& event) {
+  const std::string what = "adding a health event (camera \"" + event.camera + "\" " +
+                           event.channel + " " + event.state + ")";
+  Result<Statement> s = Prepare(db_, path_,
+                                "INSERT INTO health_event (utc_ns, camera, channel, state, "
+                                "previous, cause) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  if (!s.ok()) return s.status();
+  // One statement is one implicit transaction, durable at return under synchronous=FULL.
+  if (Bind(s->get(), event.utc_ns, event.camera, event.channel, event.state, event.previous,
+           event.cause) != SQLITE_OK ||
+      sqlite3_step(s->get()) != SQLITE_DONE) {
+    return DbError(db_, path_, what);
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+Result<std::vector<HealthEventRecord>> ReadHealthEvents(sqlite3* db, const std::string& path,
+                                                        sqlite3_stmt* s) {
+  std::vector<HealthEventRecord> events;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    HealthEventRecord e;
+    e.id = sqlite3_column_int64(s, 0);
+    e.utc_ns = sqlite3_column_int64(s, 1);
+    e.camera = ColumnText(s, 2);
+    e.channel = ColumnText(s, 3);
+    e.state = ColumnText(s, 4);
+    e.previous = ColumnText(s, 5);
+    e.cause = ColumnText(s, 6);
+    events.push_back(std::move(e));
+  }
+  if (rc != SQLITE_DONE) return DbError(db, path, "listing health events");
+  return events;
+}
+
+}  // namespace
+
+Result<std::vector<HealthEventRecord>> Catalog::HealthEvents(int64_t from_utc_ns) {
+  if (schema_version_ < 6) return std::vector<HealthEventRecord>();
+  Result<Statement> s = Prepare(db_, path_,
+                                "SELECT id, utc_ns, camera, channel, state, previous, cause FROM "
+                                "health_event WHERE utc_ns >= ?1 ORDER BY id");
+  if (!s.ok()) return s.status();
+  if (Bind(s->get(), from_utc_ns) != SQLITE_OK) return DbError(db_, path_, "listing health events");
+  return ReadHealthEvents(db_, path_, s->get());
+}
+
+Result<std::vector<HealthEventRecord>> Catalog::LastHealthEventsBefore(int64_t before_utc_ns) {
+  if (schema_version_ < 6) return std::vector<HealthEventRecord>();
+  Result<Statement> s = Prepare(
+      db_, path_,
+      "SELECT id, utc_ns, camera, channel, state, previous, cause FROM health_event WHERE id IN "
+      "(SELECT max(id) FROM health_event WHERE utc_ns < ?1 GROUP BY camera, channel) ORDER BY id");
+  if (!s.ok()) return s.status();
+  if (Bind(s->get(), before_utc_ns) != SQLITE_OK) {
+    return DbError(db_, path_, "listing health events");
+  }
+  return ReadHealthEvents(db_, path_, s->get());
+}
+
+Result<int64_t> Catalog::PruneHealthHistory(int64_t before_utc_ns, int max_rows) {
+  if (schema_version_ < 6) return int64_t{0};
+  const std::string what = "pruning the health history";
+  Transaction transaction(db_);
+  if (transaction.Begin() != SQLITE_OK) return DbError(db_, path_, what);
+  int64_t deleted = 0;
+  for (const char* sql :
+       {"DELETE FROM health_event WHERE id IN (SELECT id FROM health_event WHERE utc_ns < ?1 "
+        "ORDER BY id LIMIT ?2)",
+        "DELETE FROM selfcheck_run WHERE id IN (SELECT id FROM selfcheck_run WHERE utc_ns < ?1 "
+        "ORDER BY id LIMIT ?2)"}) {
+    Result<Statement> s = Prepare(db_, path_, sql);
+    if (!s.ok()) return s.status();
+    if (Bind(s->get(), before_utc_ns, int64_t{max_rows}) != SQLITE_OK ||
+        sqlite3_step(s->get()) != SQLITE_DONE) {
+      return DbError(db_, path_, what);
+    }
+    deleted += sqlite3_changes(db_);
+  }
+  if (transaction.Commit() != SQLITE_OK) return DbError(db_, path_, what);
+  return deleted;
+}
+
+// --- interruptions ------------------------------------------------------------------------------
+
+namespace {
+
+const std::string kSelectInterruption =
+    "SELECT incident_id, number, camera, cause, detail, start_utc_ns, end_utc_ns, "
+    "spoken_from_utc_ns, spoken_to_utc_ns, spoken_by, explanation, explained_by, "
+    "explained_utc_ns, unexplained_at_close_utc_ns FROM interruption ";
+
+Result<std::vector<InterruptionRecord>> ReadInterruptions(sqlite3* db, const std::string& path,
+                                                          sqlite3_stmt* s,
+                                                          const std::string& what) {
+  std::vector<InterruptionRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    InterruptionRecord r;
+    r.incident_id = ColumnText(s, 0);
+    r.number = sqlite3_column_int64(s, 1);
+    r.camera = ColumnText(s, 2);
+    r.cause = ColumnText(s, 3);
+    r.detail = ColumnText(s, 4);
+    r.start_utc_ns = sqlite3_column_int64(s, 5);
+    r.end_utc_ns = sqlite3_column_int64(s, 6);  // NULL reads as 0: open
+    r.spoken_from_utc_ns = sqlite3_column_int64(s, 7);
+    r.spoken_to_utc_ns = sqlite3_column_int64(s, 8);
+    r.spoken_by = ColumnText(s, 9);
+    r.explanation = ColumnText(s, 10);
+    r.explained_by = ColumnText(s, 11);
+    r.explained_utc_ns = sqlite3_column_int64(s, 12);
+    r.unexplained_at_close_utc_ns = sqlite3_column_int64(s, 13);
+    out.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return DbError(db, path, what);
+  return out;
+}
+
+}  // namespace
+
+Result<InterruptionRecord> Catalog::AddInterruption(const InterruptionRecord& given) {
+  const std::string what =
+      "adding an interruption (" + given.cause + ") of incident \"" + given.incident_id + "\"";
+  if (given.incident_id.empty() || !IsInterruptionCause(given.cause) || given.start_utc_ns <= 0) {
+    return Status::Error("catalog " + path_ + ": " + what +
+                         ": an interruption needs an incident, a known cause and a start time");
+  }
+  Transaction transaction(db_);
+  if (transaction.Begin() != SQLITE_OK) return DbError(db_, path_, what);
+  Result<Statement> last = Prepare(
+      db_, path_, "SELECT coalesce(max(number), 0) FROM interruption WHERE incident_id = ?1");
+  if (!last.ok()) return last.status();
+  if (Bind(last->get(), given.incident_id) != SQLITE_OK ||
+      sqlite3_step(last->get()) != SQLITE_ROW) {
+    return DbError(db_, path_, what);
+  }
+  InterruptionRecord r = given;
+  r.number = sqlite3_column_int64(last->get(), 0) + 1;
+  r.end_utc_ns = 0;
+  Result<Statement> s =
+      Prepare(db_, path_,
+              "INSERT INTO interruption (incident_id, number, camera, cause, detail, start_utc_ns) "
+              "SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM incident WHERE id = ?1)");
+  if (!s.ok()) return s.status();
+  if (Bind(s->get(), r.incident_id, r.number, r.camera, r.cause, r.detail, r.start_utc_ns) !=
+          SQLITE_OK ||
+      sqlite3_step(s->get()) != SQLITE_DONE) {
+    return DbError(db_, path_, what);
+  }
+  if (sqlite3_changes(db_) != 1) {
+    return Status::Error("catalog " + path_ + ": " + what + ": no such incident");
+  }
+  if (transaction.Commit() != SQLITE_OK) return DbError(db_, path_, what);
+  return r;
+}
+
+Status Catalog::UpdateInterruption(const InterruptionRecord& r) {
+  const std::string what = "updating interruption " + std::to_string(r.number) + " of incident \"" +
+                           r.incident_id + "\"";
+  Result<Statement> s = Prepare(
+      db_, path_,
+      "UPDATE interruption SET end_utc_ns = ?3, spoken_from_utc_ns = ?4, spoken_to_utc_ns = ?5, "
+      "spoken_by = ?6, explanation = ?7, explained_by = ?8, explained_utc_ns = ?9, "
+      "unexplained_at_close_utc_ns = ?10 WHERE incident_id = ?1 AND number = ?2");
+  if (!s.ok()) return s.status();
+  // One statement is one implicit transaction, durable at return under synchronous=FULL.
+  if (Bind(s->get(), r.incident_id, r.number, IntOrNull{!r.open(), r.end_utc_ns},
+           IntOrNull{r.spoken_from_utc_ns != 0, r.spoken_from_utc_ns},
+           IntOrNull{r.spoken_to_utc_ns != 0, r.spoken_to_utc_ns}, TextOrNull{r.spoken_by},
+           TextOrNull{r.explanation}, TextOrNull{r.explained_by},
+           IntOrNull{r.explained(), r.explained_utc_ns},
+           IntOrNull{r.unexplained_at_close_utc_ns != 0, r.unexplained_at_close_utc_ns}) !=
+          SQLITE_OK ||
+      sqlite3_step(s->get()) != SQLITE_DONE) {
+    return DbError(db_, path_, what);
+  }
+  if (sqlite3_changes(db_) != 1) {
+    return Status::Error("catalog " + path_ + ": " + what + ": no such interruption");
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<InterruptionRecord>> Catalog::Interruptions(const std::string& incident_id) {
+  if (schema_version_ < 7) return std::vector<InterruptionRecord>();
+  const std::string what = "listing the interruptions of incident \"" + incident_id + "\"";
+  Result<Statement> s =
+      Prepare(db_, path_, kSelectInterruption + "WHERE incident_id = ?1 ORDER BY number");
+  if (!s.ok()) return s.status();
+  if (Bind(s->get(), incident_id) != SQLITE_OK) return DbError(db_, path_, what);
+  return ReadInterruptions(db_, path_, s->get(), what);
+}
+
+Result<std::vector<InterruptionRecord>> Catalog::OpenInterruptions() {
+  if (schema_version_ < 7) return std::vector<InterruptionRecord>();
+  Result<Statement> s =
+      Prepare(db_, path_, kSelectInterruption + "WHERE end_utc_ns IS NULL ORDER BY id");
+  if (!s.ok()) return s.status();
+  return ReadInterruptions(db_, path_, s->get(), "listing open interruptions");
 }
 
 }  // namespace patrolrec::storage

@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "base/status.h"
+#include "storage/health_record.h"
 #include "storage/incident_record.h"
+#include "storage/interruption_record.h"
 #include "storage/segment_record.h"
 #include "storage/track.h"
 #include "storage/upload_record.h"
@@ -58,7 +60,7 @@ struct EvictionRecord {
 class Catalog {
  public:
   // The schema version this build writes.
-  static constexpr int kSchemaVersion = 5;
+  static constexpr int kSchemaVersion = 7;
   // The oldest version OpenReadOnly reads: segments and track points have kept their columns
   // since version 2, so the verifier checks a device that runs an older build (later tables,
   // such as incidents, are then absent).
@@ -169,6 +171,37 @@ class Catalog {
   // Every eviction row, in the order they were marked; unfinished ones only when asked.
   base::Result<std::vector<EvictionRecord>> Evictions(bool unfinished_only = false);
   base::Result<std::optional<EvictionRecord>> FindEviction(const std::string& file);
+
+  // The health history (schema 6, docs/self-check.md). Reading a catalog of an older version
+  // gives nothing, not an error.
+  //
+  // Stores a finished self-check run and its items in one transaction; returns the run's id.
+  base::Result<int64_t> InsertSelfCheck(const SelfCheckRecord& run);
+  // The newest `limit` runs (all when `limit` <= 0), newest first, each with its items.
+  base::Result<std::vector<SelfCheckRecord>> SelfChecks(int limit = 0);
+  base::Status AddHealthEvent(const HealthEventRecord& event);
+  // The health events with utc_ns >= from_utc_ns, in the order they were added.
+  base::Result<std::vector<HealthEventRecord>> HealthEvents(int64_t from_utc_ns = 0);
+  // The last event of each (camera, channel) before `before_utc_ns`: where the history window
+  // starts from.
+  base::Result<std::vector<HealthEventRecord>> LastHealthEventsBefore(int64_t before_utc_ns);
+  // Deletes at most `max_rows` health events and at most `max_rows` self-check runs (with their
+  // items) older than `before_utc_ns`, oldest first, in one short transaction, so that a long
+  // backlog is pruned in small batches that never hold the write lock for long. Returns the rows
+  // deleted (0: nothing left to prune).
+  base::Result<int64_t> PruneHealthHistory(int64_t before_utc_ns, int max_rows);
+
+  // Interruptions (schema 7, docs/interruptions.md). Adds a row for an interruption of
+  // `interruption.incident_id` (which must exist), numbered after the incident's last one, and
+  // returns it with its number; `number` and the end are ignored. One transaction.
+  base::Result<InterruptionRecord> AddInterruption(const InterruptionRecord& interruption);
+  // Writes the changeable columns of (incident_id, number): the end, the spoken range, the
+  // written explanation and the flag; never its camera, cause or start. Unknown: an error.
+  base::Status UpdateInterruption(const InterruptionRecord& interruption);
+  // The incident's interruptions by number (none before schema 7).
+  base::Result<std::vector<InterruptionRecord>> Interruptions(const std::string& incident_id);
+  // Every interruption still going on, of any incident, in the order they opened.
+  base::Result<std::vector<InterruptionRecord>> OpenInterruptions();
 
   const std::string& path() const { return path_; }
 

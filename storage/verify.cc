@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -59,6 +60,8 @@ struct SealEntry {
   std::string location;  // where the segment file lies (the seal's path minus ".seal")
   SegmentRecord record;
 };
+
+std::string Seconds(int64_t ns);  // "10.000", below
 
 class Verifier {
  public:
@@ -367,7 +370,12 @@ class Verifier {
                                       base::FormatUtcNs(p.start_utc_ns) + ")");
         }
         if (IsGap(p, r)) {
-          summary->gaps.push_back({prev->location, entry.location, p.end_utc_ns, r.start_utc_ns});
+          CoverageGap gap;
+          gap.after_file = prev->location;
+          gap.before_file = entry.location;
+          gap.from_utc_ns = p.end_utc_ns;
+          gap.to_utc_ns = r.start_utc_ns;
+          summary->gaps.push_back(std::move(gap));
           summary->ranges.push_back({r.start_utc_ns, r.end_utc_ns});
         } else {
           TimeRange& range = summary->ranges.back();
@@ -491,6 +499,54 @@ class Verifier {
         Note(file, "sealed but not in the catalog (the catalog can be rebuilt from the seals)");
       }
     }
+    ExplainGaps(**catalog);
+  }
+
+  // Each gap with the interruption that covers it (docs/interruptions.md, "what agree means");
+  // a gap inside an incident's evidence with none is a note: the daemon recorded no cause.
+  void ExplainGaps(Catalog& catalog) {
+    if (catalog.schema_version() < 7) return;  // no interruptions before schema 7
+    auto incidents = catalog.Incidents();
+    if (!incidents.ok()) {
+      Problem(kCatalogName, "cannot read the catalog's incidents: " + incidents.message());
+      return;
+    }
+    std::vector<InterruptionRecord> interruptions;
+    for (const IncidentRecord& incident : *incidents) {
+      auto rows = catalog.Interruptions(incident.id);
+      if (!rows.ok()) {
+        Problem(kCatalogName, "cannot read the catalog's interruptions: " + rows.message());
+        return;
+      }
+      interruptions.insert(interruptions.end(), rows->begin(), rows->end());
+    }
+    for (CameraSummary& camera : report_.cameras) {
+      for (CoverageGap& gap : camera.gaps) {
+        for (const InterruptionRecord& i : interruptions) {
+          if (!i.camera.empty() && i.camera != camera.camera) continue;
+          const int64_t end = i.open()
+                                  ? std::numeric_limits<int64_t>::max() - kInterruptionToleranceNs
+                                  : i.end_utc_ns;
+          if (gap.from_utc_ns >= i.start_utc_ns - kInterruptionToleranceNs &&
+              gap.to_utc_ns <= end + kInterruptionToleranceNs) {
+            gap.interruption_incident = i.incident_id;
+            gap.interruption_number = i.number;
+            gap.interruption_cause = i.cause;
+            break;
+          }
+        }
+        if (gap.interruption_number) continue;
+        for (const IncidentRecord& incident : *incidents) {
+          if (gap.to_utc_ns > incident.evidence_from_utc_ns() &&
+              gap.from_utc_ns < incident.evidence_to_utc_ns()) {
+            Note(gap.before_file, "gap of " + Seconds(gap.to_utc_ns - gap.from_utc_ns) +
+                                      " s before it, inside incident " + incident.id +
+                                      "'s evidence, matches no interruption the catalog records");
+            break;
+          }
+        }
+      }
+    }
   }
 
   // Videos whose seal is there but not the file. The seal stays when a video is evicted to make
@@ -502,13 +558,13 @@ class Verifier {
       auto eviction = evictions_.find(location);
       if (eviction != evictions_.end() && !eviction->second.server_copy.empty()) {
         const EvictionRecord& e = eviction->second;
-        Note(location, std::string(e.server_copy.rfind("none:", 0) == 0
-                                       ? "evicted without a server copy ("
-                                       : "evicted after verified upload (") +
-                           e.server_copy + "); " + e.reason +
-                           (e.finished() ? ", removed " + base::FormatUtcNs(e.removed_utc_ns)
-                                         : ", marked " + base::FormatUtcNs(e.marked_utc_ns) +
-                                               " and not yet finalised"));
+        Note(location,
+             std::string(e.server_copy.rfind("none:", 0) == 0 ? "evicted without a server copy ("
+                                                              : "evicted after verified upload (") +
+                 e.server_copy + "); " + e.reason +
+                 (e.finished() ? ", removed " + base::FormatUtcNs(e.removed_utc_ns)
+                               : ", marked " + base::FormatUtcNs(e.marked_utc_ns) +
+                                     " and not yet finalised"));
         continue;
       }
       Problem(location,
@@ -541,7 +597,7 @@ class Verifier {
   std::set<std::string> seen_seals_;     // segment locations that have a seal file (parsed or not)
   std::set<std::string> seen_segments_;  // segment files present
   std::map<std::string, SegmentRecord> sealed_;  // location -> parsed seal, for the catalog
-  std::set<std::string> absent_videos_;  // locations whose seal exists but not the video
+  std::set<std::string> absent_videos_;          // locations whose seal exists but not the video
   std::map<std::string, EvictionRecord> evictions_;  // the catalog's eviction rows, by file
 };
 
@@ -615,7 +671,12 @@ std::string JsonGap(const CoverageGap& g) {
   return "{\"after_file\":" + JsonQuote(g.after_file) +
          ",\"before_file\":" + JsonQuote(g.before_file) +
          ",\"from_utc\":" + JsonTime(g.from_utc_ns) + ",\"to_utc\":" + JsonTime(g.to_utc_ns) +
-         ",\"seconds\":" + Seconds(g.to_utc_ns - g.from_utc_ns) + "}";
+         ",\"seconds\":" + Seconds(g.to_utc_ns - g.from_utc_ns) + ",\"interruption\":" +
+         (g.interruption_number ? "{\"incident\":" + JsonQuote(g.interruption_incident) +
+                                      ",\"number\":" + std::to_string(g.interruption_number) +
+                                      ",\"cause\":" + JsonQuote(g.interruption_cause) + "}"
+                                : std::string("null")) +
+         "}";
 }
 
 std::string JsonSeal(const SegmentRecord& r) {
@@ -745,7 +806,12 @@ std::string FormatVerifyReportText(const VerifyReport& report) {
       out += "  gap of " + Seconds(g.to_utc_ns - g.from_utc_ns) + " s from " +
              base::FormatUtcNs(g.from_utc_ns) + " to " + base::FormatUtcNs(g.to_utc_ns) +
              " (after " + base::BaseName(g.after_file) + ", before " +
-             base::BaseName(g.before_file) + ")\n";
+             base::BaseName(g.before_file) + ")" +
+             (g.interruption_number
+                  ? ": interruption " + std::to_string(g.interruption_number) + " of incident " +
+                        g.interruption_incident + ", " + g.interruption_cause
+                  : "") +
+             "\n";
     }
   }
   if (report.ok()) {

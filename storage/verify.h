@@ -45,7 +45,18 @@ struct CoverageGap {
   std::string before_file;
   int64_t from_utc_ns = 0;  // end of after_file
   int64_t to_utc_ns = 0;    // start of before_file
+  // The catalog's interruption (schema 7, docs/interruptions.md) that covers this gap to within
+  // kInterruptionToleranceNs at each end, for this camera or the whole device; number 0 if none
+  // (no catalog, an older one, or a gap outside every interruption).
+  std::string interruption_incident;
+  int64_t interruption_number = 0;
+  std::string interruption_cause;
 };
+
+// How far a gap's ends may lie outside an interruption's range and still agree with it: a
+// failure is reported up to one fragment (1 s) after the last frame written, and an interruption
+// ends when the new file opens, a few frames after its first frame.
+inline constexpr int64_t kInterruptionToleranceNs = 1'500'000'000;
 
 struct CameraSummary {
   std::string camera;

@@ -46,12 +46,13 @@ constexpr char kUsage[] =
     "\n"
     "Commands:\n"
     "  status                      device, cameras, position, time and the open incident\n"
-    "  health                      health of cameras, GPS, disk and uplink\n"
+    "  health [--hours N]          each part's state and history (technician, supervisor)\n"
     "  uplink                      what is uploaded, queued and held (and why), the budget,\n"
     "                              each incident's 24-hour status\n"
-    "  self-check                  run the self-check now (technician, supervisor)\n"
+    "  selfcheck                   run the self-check now (technician, supervisor)\n"
+    "  selfcheck history [--limit N]  the stored self-check runs with every item\n"
     "  incident list|show|dispatch|phase|mark|handover|close|override-close|link|explain|\n"
-    "           retention          incidents; `patrolctl incident --help`\n"
+    "           spoken|retention   incidents; `patrolctl incident --help`\n"
     "  record start|stop           the manual record button\n"
     "  camera stop NAME            stop one camera (refused during an incident)\n"
     "  events                      follow events, one line each, until Ctrl-C\n"
@@ -73,7 +74,8 @@ constexpr char kIncidentUsage[] =
     "  close ID --no-suspect --reason TEXT   close an incident without a suspect\n"
     "  override-close ID --reason TEXT       close it anyway (supervisor)\n"
     "  link ID [--alarm N] [--case N]        link the alarm (警情) or case number\n"
-    "  explain ID TEXT                       the crew's written explanation of a gap\n"
+    "  explain ID [--interruption N] TEXT    the crew's written explanation of a gap\n"
+    "  spoken ID N start|stop                mark the spoken explanation of interruption N\n"
     "  retention ID ordinary|permanent --reason TEXT\n"
     "                                        set the retention class (supervisor)\n";
 
@@ -274,11 +276,47 @@ void PrintIncident(const json& incident) {
     list("marks", "marks", {"utc", "by", "note"});
     list("explanations", "explanations", {"utc", "by", "text"});
   }
+  // Interruptions (R6): what, when, and whether the crew has explained them (第十三条).
+  if (incident.contains("interruptions") && incident["interruptions"].is_array() &&
+      !incident["interruptions"].empty()) {
+    std::printf("interruptions:\n");
+    std::vector<std::vector<std::string>> rows;
+    for (const json& i : incident["interruptions"]) {
+      const std::string camera = Field(i, "camera");
+      std::string explained = i.value("explained", false) ? "written" : "NO";
+      if (i.contains("spoken") && i["spoken"].is_object()) explained += "+spoken";
+      rows.push_back({"  " + Field(i, "number"), camera.empty() ? "(all)" : camera,
+                      Field(i, "cause"), Field(i, "start_utc"),
+                      i["end_utc"].is_null() ? "(going on)" : Field(i, "end_utc"), explained,
+                      Field(i, "detail")});
+    }
+    PrintTable({"  #", "camera", "cause", "start", "end", "explained", "detail"}, rows);
+    for (const json& i : incident["interruptions"]) {
+      if (i.value("explained", false)) {
+        std::printf("  %s: \"%s\" (%s, %s)\n", Field(i, "number").c_str(),
+                    Field(i, "explanation").c_str(), Field(i, "explained_by").c_str(),
+                    Field(i, "explained_utc").c_str());
+      }
+    }
+  }
+  if (incident.contains("unexplained_interruptions") &&
+      incident["unexplained_interruptions"].is_array() &&
+      !incident["unexplained_interruptions"].empty()) {
+    std::string numbers;
+    for (const json& n : incident["unexplained_interruptions"]) {
+      numbers += (numbers.empty() ? "" : ", ") + Scalar(n);
+    }
+    std::printf(
+        "  WARNING: interruption(s) %s closed without a written explanation (第十三条): "
+        "patrolctl incident explain ID --interruption N TEXT\n",
+        numbers.c_str());
+  }
   list("segments", "segments", {"camera", "start_utc", "end_utc", "file", "sha256"});
   // Whatever else a newer daemon sends.
   json rest = incident;
-  for (const char* key : {"id", "phase", "open", "officers", "link_overdue", "phases", "marks",
-                          "explanations", "segments", "history"}) {
+  for (const char* key :
+       {"id", "phase", "open", "officers", "link_overdue", "phases", "marks", "explanations",
+        "segments", "history", "interruptions", "unexplained_interruptions"}) {
     rest.erase(key);
   }
   for (const char* key : shown) rest.erase(key);
@@ -409,11 +447,148 @@ void PrintUplink(const json& body) {
   }
 }
 
+std::string Upper(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return text;
+}
+
+// One self-check run: its header, then each item's result and reason (failures in capitals, so
+// that they stand out on a technician's terminal).
+void PrintSelfCheck(const json& run) {
+  if (!run.is_object() || !run.contains("items")) return PrintTree(run, 0);
+  std::printf("self-check #%s (%s, by %s) %s: %s\n", Field(run, "id").c_str(),
+              Field(run, "trigger").c_str(), Field(run, "by").c_str(), Field(run, "utc").c_str(),
+              Upper(Field(run, "overall")).c_str());
+  for (const json& item : run["items"]) {
+    std::string result = Field(item, "result");
+    if (result == "fail") result = "FAIL";
+    std::printf("  %-4s  %-22s %s\n", result.c_str(), Field(item, "name").c_str(),
+                Field(item, "reason").c_str());
+  }
+}
+
+void PrintSelfCheckHistory(const json& body) {
+  if (!body.is_object() || !body.contains("runs") || !body["runs"].is_array()) {
+    return PrintTree(body, 0);
+  }
+  if (body["runs"].empty()) std::printf("no self-check stored yet\n");
+  for (const json& run : body["runs"]) PrintSelfCheck(run);
+}
+
+// "ok 3590 s, covered 10 s" from {"ok": 3590, "covered": 10}.
+std::string StateTimes(const json& seconds) {
+  if (!seconds.is_object() || seconds.empty()) return "-";
+  std::string out;
+  for (const auto& [state, s] : seconds.items()) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%s %.0f s", state.c_str(),
+                  s.is_number() ? s.get<double>() : 0);
+    out += (out.empty() ? "" : ", ") + std::string(text);
+  }
+  return out;
+}
+
+// The technician's health page: each part's state now and its history over the window. The
+// daemon's answer holds no incident and no segment; nothing here adds one.
+void PrintHealthHistory(const json& body) {
+  if (!body.is_object() || !body.contains("cameras")) return PrintTree(body, 0);
+  const json& window = body.value("window", json::object());
+  std::printf("device %s: health over the last %s h (%s to %s)\n", Field(body, "device").c_str(),
+              Field(window, "hours").c_str(), Field(window, "from_utc").c_str(),
+              Field(window, "to_utc").c_str());
+  std::vector<std::vector<std::string>> rows;
+  for (const json& c : body["cameras"]) {
+    const json& video = c.value("video", json::object());
+    const json& audio = c.value("audio", json::object());
+    rows.push_back({Field(c, "name"), Field(c, "state"), Field(video, "state"),
+                    c.contains("audio") ? Field(audio, "state") : "(none)", Field(c, "restarts"),
+                    Field(c, "failures"), Field(c, "probe_events")});
+  }
+  PrintTable({"CAMERA", "PIPELINE", "PICTURE", "SOUND", "RESTARTS", "FAILURES", "PROBE EVENTS"},
+             rows);
+  for (const json& c : body["cameras"]) {
+    std::printf("camera %s:\n", Field(c, "name").c_str());
+    const json& video = c.value("video", json::object());
+    std::printf("  picture: %s\n", StateTimes(video.value("seconds_in_state", json())).c_str());
+    if (!Field(video, "cause").empty() && Field(video, "state") != "ok") {
+      std::printf("    now %s since %s: %s\n", Field(video, "state").c_str(),
+                  Field(video, "since_utc").c_str(), Field(video, "cause").c_str());
+    }
+    if (c.contains("audio")) {
+      const json& audio = c["audio"];
+      std::printf("  sound:   %s\n", StateTimes(audio.value("seconds_in_state", json())).c_str());
+      if (!Field(audio, "cause").empty() && Field(audio, "state") != "ok") {
+        std::printf("    now %s since %s: %s\n", Field(audio, "state").c_str(),
+                    Field(audio, "since_utc").c_str(), Field(audio, "cause").c_str());
+      }
+    }
+    std::printf(
+        "  pipeline: %s\n",
+        StateTimes(c.value("pipeline", json::object()).value("seconds_in_state", json())).c_str());
+    if (c.contains("last_failure") && c["last_failure"].is_object()) {
+      std::printf("  last failure %s: %s\n", Field(c["last_failure"], "utc").c_str(),
+                  Field(c["last_failure"], "cause").c_str());
+    }
+    if (c.contains("problem") && !c["problem"].is_null()) {
+      std::printf("  problem: %s\n", Field(c, "problem").c_str());
+    }
+  }
+  if (body.contains("events") && body["events"].is_array()) {
+    std::printf("events (%s in the window):\n", Field(body, "events_in_window").c_str());
+    for (const json& e : body["events"]) {
+      std::printf("  %s  %-12s %-8s %s -> %s%s\n", Field(e, "utc").c_str(),
+                  Field(e, "camera").c_str(), Field(e, "channel").c_str(),
+                  Field(e, "previous").empty() ? "(start)" : Field(e, "previous").c_str(),
+                  Field(e, "state").c_str(),
+                  Field(e, "cause").empty() ? "" : (": " + Field(e, "cause")).c_str());
+    }
+  }
+  const json& disk = body.value("disk", json::object());
+  if (disk.value("known", false)) {
+    std::printf(
+        "disk: %s free of %s (%s %%), %s h at %s kbit/s (minimum %s h)%s\n",
+        Bytes(disk["free_bytes"]).c_str(), Bytes(disk["total_bytes"]).c_str(),
+        Field(disk, "free_percent").c_str(), Field(disk, "hours_at_current_bitrate").c_str(),
+        Field(disk, "bitrate_kbps").c_str(), Field(disk, "min_record_hours").c_str(),
+        disk.value("alert", json()).is_string() ? ("; " + Field(disk, "alert")).c_str() : "");
+  } else {
+    std::printf("disk: unknown: %s\n", Field(disk, "error").c_str());
+  }
+  const json& gps = body.value("gps", json::object());
+  std::printf("gps: %s\n",
+              gps.value("configured", false) ? Field(gps, "state").c_str() : "not configured");
+  const json& clock = body.value("clock", json::object());
+  std::printf("clock: %s (%s): %s\n", clock.value("verified", false) ? "verified" : "NOT verified",
+              Field(clock, "source").c_str(), Field(clock, "reason").c_str());
+  const json& uplink = body.value("uplink", json::object());
+  if (!uplink.value("configured", false)) {
+    std::printf("uplink: not configured\n");
+  } else {
+    std::printf(
+        "uplink: %s, %s; last upload %s; last error %s %s\n",
+        uplink.value("running", false) ? "running" : "NOT running", Field(uplink, "mode").c_str(),
+        Field(uplink, "last_success_utc").empty() ? "none"
+                                                  : Field(uplink, "last_success_utc").c_str(),
+        Field(uplink, "last_error_utc").empty() ? "none" : Field(uplink, "last_error_utc").c_str(),
+        Field(uplink, "last_error").c_str());
+  }
+  std::printf("seal failures since start: %s\n", Field(body, "seal_failures").c_str());
+  if (body.contains("last_self_check") && body["last_self_check"].is_object()) {
+    std::printf("last ");
+    PrintSelfCheck(body["last_self_check"]);
+  } else {
+    std::printf("no self-check stored yet\n");
+  }
+}
+
 // Prints a successful answer; the per-command printer, or the tree, or "ok".
 using Printer = std::function<void(const json&)>;
 
+// What makes a successful answer a failure all the same (the self-check's "ok": false): exit 1.
+using Failed = std::function<bool(const json&)>;
+
 int Run(const Options& options, const std::string& method, const std::string& path,
-        const std::optional<json>& body, const Printer& printer) {
+        const std::optional<json>& body, const Printer& printer, const Failed& failed = nullptr) {
   Reply reply = Call(options, method, path, body);
   if (!reply.connected) return CannotConnect(options, reply.connect_error);
   json answer = json::parse(reply.body, nullptr, false);
@@ -432,7 +607,8 @@ int Run(const Options& options, const std::string& method, const std::string& pa
     } else {
       PrintTree(answer, 0);
     }
-    return std::fflush(stdout) == 0 ? 0 : 1;
+    if (std::fflush(stdout) != 0) return 1;
+    return failed && !answer.is_discarded() && failed(answer) ? 1 : 0;
   }
   if (options.json) {
     std::fwrite(reply.body.data(), 1, reply.body.size(), stdout);
@@ -534,13 +710,20 @@ const std::map<std::string, Command>& Commands() {
           return Run(o, "GET", "/v1/status", {}, PrintStatus);
         }}},
       {"health",
-       {"Usage: patrolctl health\n\nHealth of the cameras, GPS, disk and uplink.\n"
-        "Route: GET /v1/health (every role).\n",
-        {},
+       {"Usage: patrolctl health [--hours N]\n\nEach part's state and history over the last N "
+        "hours (default 24, at most 2160):\ncameras (pipeline, picture and sound states with the "
+        "time in each, restarts,\nfailures, probe events), disk, GPS, clock, uplink, the last "
+        "self-check.\nNever an incident or a segment.\n"
+        "Route: GET /v1/health/history?hours=N (technician, supervisor).\n",
+        {"--hours"},
         {},
         0,
         0,
-        [](const Options& o, const Args&) { return Run(o, "GET", "/v1/health", {}, nullptr); }}},
+        [](const Options& o, const Args& a) {
+          const std::string hours = One(a, "--hours");
+          return Run(o, "GET", "/v1/health/history" + (hours.empty() ? "" : "?hours=" + hours), {},
+                     PrintHealthHistory);
+        }}},
       {"uplink",
        {"Usage: patrolctl uplink\n\nThe uplink: network mode, what is queued by class and what "
         "is held and why,\nthe uploads under way, the month's cellular use against its budget, "
@@ -553,15 +736,42 @@ const std::map<std::string, Command>& Commands() {
         [](const Options& o, const Args&) {
           return Run(o, "GET", "/v1/uplink", {}, PrintUplink);
         }}},
-      {"self-check",
-       {"Usage: patrolctl self-check\n\nRuns the self-check now and prints its result.\n"
-        "Route: POST /v1/self-check (technician, supervisor).\n",
+      {"selfcheck",
+       {"Usage: patrolctl selfcheck\n\nRuns the self-check now, stores it, and prints each item "
+        "(pass, warn or\nFAIL) with its reason. Exit status 1 when an item failed.\nRoute: POST "
+        "/v1/self-check (technician, supervisor).\n",
         {},
         {},
         0,
         0,
         [](const Options& o, const Args&) {
-          return Run(o, "POST", "/v1/self-check", std::nullopt, nullptr);
+          return Run(o, "POST", "/v1/self-check", std::nullopt, PrintSelfCheck,
+                     [](const json& run) { return !run.value("ok", true); });
+        }}},
+      {"self-check",
+       {"Usage: patrolctl selfcheck\n\nRuns the self-check now, stores it, and prints each item "
+        "(pass, warn or\nFAIL) with its reason. Exit status 1 when an item failed.\nRoute: POST "
+        "/v1/self-check (technician, supervisor).\n",
+        {},
+        {},
+        0,
+        0,
+        [](const Options& o, const Args&) {
+          return Run(o, "POST", "/v1/self-check", std::nullopt, PrintSelfCheck,
+                     [](const json& run) { return !run.value("ok", true); });
+        }}},
+      {"selfcheck history",
+       {"Usage: patrolctl selfcheck history [--limit N]\n\nThe stored self-check runs, newest "
+        "first (default the last 50), each with every\nitem and its reason.\n"
+        "Route: GET /v1/self-check/history?limit=N (technician, supervisor).\n",
+        {"--limit"},
+        {},
+        0,
+        0,
+        [](const Options& o, const Args& a) {
+          const std::string limit = One(a, "--limit");
+          return Run(o, "GET", "/v1/self-check/history" + (limit.empty() ? "" : "?limit=" + limit),
+                     {}, PrintSelfCheckHistory);
         }}},
       {"incident list",
        {"Usage: patrolctl incident list\n\nAll incidents.\nRoute: GET /v1/incidents (officer, "
@@ -703,15 +913,42 @@ const std::map<std::string, Command>& Commands() {
                      PrintIncident);
         }}},
       {"incident explain",
-       {"Usage: patrolctl incident explain ID TEXT\n\nThe crew's written explanation of a gap "
-        "in the recording (R6).\nRoute: POST /v1/incidents/{id}/explanations {\"text\"}.\n",
-        {},
+       {"Usage: patrolctl incident explain ID [--interruption N] TEXT\n\nThe crew's written "
+        "explanation of a gap in the recording (R6, 第十三条); with --interruption N, of the "
+        "incident's interruption N (`patrolctl incident show ID` lists them).\nRoute: POST "
+        "/v1/incidents/{id}/explanations {\"text\", \"interruption\"?}.\n",
+        {"--interruption"},
         {},
         2,
         2,
         [](const Options& o, const Args& a) {
+          json body = {{"text", a.positional[1]}};
+          const std::string number = One(a, "--interruption");
+          if (!number.empty()) {
+            if (number.size() > 7 || number.find_first_not_of("0123456789") != std::string::npos ||
+                std::stoll(number) < 1) {
+              return UsageError("--interruption needs a positive number, not \"" + number + "\"",
+                                "patrolctl incident explain --help");
+            }
+            body["interruption"] = std::stoll(number);
+          }
           return Run(o, "POST", "/v1/incidents/" + PathSegment(a.positional[0]) + "/explanations",
-                     json{{"text", a.positional[1]}}, nullptr);
+                     body, nullptr);
+        }}},
+      {"incident spoken",
+       {"Usage: patrolctl incident spoken ID N start|stop\n\nMarks where the crew's spoken "
+        "explanation of interruption N is in the cabin recording: start before speaking, stop "
+        "after (第十三条).\nRoute: POST /v1/incidents/{id}/interruptions/{n}/spoken "
+        "{\"action\"}.\n",
+        {},
+        {},
+        3,
+        3,
+        [](const Options& o, const Args& a) {
+          return Run(o, "POST",
+                     "/v1/incidents/" + PathSegment(a.positional[0]) + "/interruptions/" +
+                         PathSegment(a.positional[1]) + "/spoken",
+                     json{{"action", a.positional[2]}}, nullptr);
         }}},
       {"incident retention",
        {"Usage: patrolctl incident retention ID ordinary|permanent --reason TEXT\n\nSets how "
@@ -825,8 +1062,12 @@ size_t OnEventBytes(char* bytes, size_t size, size_t count, void* user) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) {
       if (!state->event.empty() || !state->data.empty()) {
+        json data = state->event == "prompt" ? json::parse(state->data, nullptr, false) : json();
         if (state->json) {
           std::printf("%s\n", state->data.c_str());
+        } else if (data.is_object() && data.contains("ask") && data["ask"].is_string()) {
+          // The crew is asked to explain a gap (第十三条): the question itself, readable.
+          std::printf("prompt %s\n", data["ask"].get<std::string>().c_str());
         } else {
           std::printf("%s %s\n", state->event.empty() ? "message" : state->event.c_str(),
                       state->data.c_str());
@@ -939,6 +1180,10 @@ int main(int argc, char** argv) {
   }
   if (i >= argc) return UsageError("missing COMMAND");
   std::string name = argv[i++];
+  // `selfcheck` runs alone; `selfcheck history` is its one subcommand.
+  if (name == "selfcheck" && i < argc && std::string(argv[i]) == "history") {
+    name += " " + std::string(argv[i++]);
+  }
   const bool has_subcommands =
       name == "incident" || name == "record" || name == "camera" || name == "audit";
   if (has_subcommands) {

@@ -104,6 +104,23 @@ std::string BuildManifest(const ManifestInput& input) {
                       {"file", e.file},
                       {"detail", e.detail}});
   }
+  // The interruptions with their explanations (第十三条), as the device recorded them.
+  json interruptions = json::array();
+  for (const storage::InterruptionRecord& r : input.interruptions) {
+    interruptions.push_back({{"number", r.number},
+                             {"camera", r.camera},
+                             {"cause", r.cause},
+                             {"detail", r.detail},
+                             {"start_utc", Utc(r.start_utc_ns)},
+                             {"end_utc", Utc(r.end_utc_ns)},
+                             {"spoken_from_utc", Utc(r.spoken_from_utc_ns)},
+                             {"spoken_to_utc", Utc(r.spoken_to_utc_ns)},
+                             {"spoken_by", r.spoken_by},
+                             {"explanation", r.explanation},
+                             {"explained_by", r.explained_by},
+                             {"explained_utc", Utc(r.explained_utc_ns)},
+                             {"unexplained_at_close_utc", Utc(r.unexplained_at_close_utc_ns)}});
+  }
   json audit = json::array();
   for (const storage::AuditEntry& a : input.audit) {
     if (!AuditEntryNamesIncident(a, i.id)) continue;
@@ -124,6 +141,7 @@ std::string BuildManifest(const ManifestInput& input) {
       {"incident", incident},
       {"segments", segments},
       {"events", events},
+      {"interruptions", interruptions},
       {"audit", audit},
       {"device_public_key_pem", input.device_public_key_pem},
   };

@@ -25,9 +25,10 @@ inline constexpr char kAlertFormat[] = "patrolrec-alert/1";
 struct ManifestInput {
   std::string device_id;
   storage::IncidentRecord incident;
-  std::vector<storage::SegmentRecord> segments;  // its evidence (SegmentsOverlapping)
-  std::vector<storage::CatalogEvent> events;     // every event; those in range are kept
-  std::vector<storage::AuditEntry> audit;        // every entry; those naming it are kept
+  std::vector<storage::SegmentRecord> segments;            // its evidence (SegmentsOverlapping)
+  std::vector<storage::CatalogEvent> events;               // every event; those in range are kept
+  std::vector<storage::InterruptionRecord> interruptions;  // the incident's (docs/interruptions.md)
+  std::vector<storage::AuditEntry> audit;                  // every entry; those naming it are kept
   std::string device_public_key_pem;
 };
 

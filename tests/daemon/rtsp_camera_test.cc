@@ -205,9 +205,9 @@ TEST_F(RtspCameraTest, OverlayOnDecodesAndReencodesWithTheOverlay) {
   EXPECT_EQ(verify.exit_code, 0) << verify.output;
 }
 
-// FAILS on Debian 12 (GStreamer 1.22): shows a product bug. The README promises that "a segment
-// of N seconds holds N x framerate frames (to the frame)", and with a re-encoded camera the
-// recorder's own encoder makes the keyframe that splitmuxsink asks for at the segment length.
+// FAILS on Debian 12 (GStreamer 1.22): shows a product bug. docs/recording.md promises that "a
+// segment of N seconds holds N x framerate frames (to the frame)", and with a re-encoded camera
+// the recorder's own encoder makes the keyframe that splitmuxsink asks for at the segment length.
 // But rtspsrc's timestamps are not exact multiples of the frame duration (the jitter buffer
 // corrects them for the skew it estimates, after its first couple of seconds): the keyframe
 // requested at +2.000 s comes on the first frame at or after it, e.g. at +2.003 s, the GOP that

@@ -391,10 +391,11 @@ TEST(CatalogTest, UpgradesEmptyVersionZeroDatabase) {
   RawDb raw(path);
   EXPECT_EQ(raw.One("PRAGMA user_version"), std::to_string(Catalog::kSchemaVersion));
   EXPECT_EQ(raw.One("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(
-      raw.Query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"),
-      (std::vector<std::string>{"event", "eviction", "incident", "incident_entry", "segment",
-                                "track_point", "upload", "upload_part"}));
+  EXPECT_EQ(raw.Query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"),
+            (std::vector<std::string>{"event", "eviction", "health_event", "incident",
+                                      "incident_entry", "interruption", "segment",
+                                      "selfcheck_item", "selfcheck_run", "track_point", "upload",
+                                      "upload_part"}));
 }
 
 TEST(CatalogTest, UpgradesZeroLengthFile) {
@@ -502,9 +503,11 @@ TEST(CatalogTest, ReadOnlyOpenReadsAVersionTwoCatalogWithoutTouchingIt) {
   }
   {
     RawDb raw(path);
-    raw.Exec("DROP TABLE upload_part; DROP TABLE upload; DROP INDEX segment_by_time; "
-             "DROP TABLE incident_entry; DROP TABLE incident; PRAGMA user_version = 2; "
-             "PRAGMA wal_checkpoint(TRUNCATE)");
+    raw.Exec(
+        "DROP TABLE IF EXISTS interruption; DROP TABLE upload_part; DROP TABLE upload; "
+        "DROP INDEX segment_by_time; "
+        "DROP TABLE incident_entry; DROP TABLE incident; PRAGMA user_version = 2; "
+        "PRAGMA wal_checkpoint(TRUNCATE)");
   }
   const std::string before = ReadBytes(path);
   auto catalog = Catalog::OpenReadOnly(path);

@@ -55,9 +55,11 @@ TEST(CatalogUploadTest, UpgradeFromVersionThreeKeepsRowsAndAddsUploadTables) {
     ASSERT_TRUE(catalog.ok()) << catalog.message();
     ASSERT_TRUE((*catalog)->AddEvent({5, "segment-missing", "road", "x.mp4", "gone"}).ok());
   }
-  // A version 3 file: steps 4 and 5 only add tables and indexes, so removing them and the
+  // A version 3 file: steps 4 to 6 only add tables and indexes, so removing them and the
   // version number gives exactly what a version 3 build left.
   Sql(path,
+      "DROP TABLE IF EXISTS interruption; DROP TABLE IF EXISTS selfcheck_item; "
+      "DROP TABLE IF EXISTS selfcheck_run; DROP TABLE IF EXISTS health_event; "
       "DROP TABLE IF EXISTS eviction; DROP TABLE upload_part; DROP TABLE upload; "
       "PRAGMA user_version = 3;");
   auto catalog = Catalog::Open(path);

@@ -49,6 +49,7 @@ class PatrolctlTest : public ::testing::Test {
                                       Role::kAuditor};
           for (const auto& [method, pattern] : std::vector<std::pair<std::string, std::string>>{
                    {"GET", "/v1/status"}, {"GET", "/v1/health"}, {"POST", "/v1/self-check"},
+                   {"GET", "/v1/health/history"}, {"GET", "/v1/self-check/history"},
                    {"GET", "/v1/incidents"}, {"GET", "/v1/incidents/{id}"},
                    {"POST", "/v1/incidents"}, {"POST", "/v1/incidents/{id}/{action}"},
                    {"POST", "/v1/record"}, {"POST", "/v1/cameras/{name}/stop"}}) {
@@ -116,8 +117,11 @@ TEST_F(PatrolctlTest, EveryCommandSendsTheContractRequest) {
   };
   const std::vector<Case> cases = {
       {{"status"}, "GET", "/v1/status", json::object()},
-      {{"health"}, "GET", "/v1/health", json::object()},
+      {{"health"}, "GET", "/v1/health/history", json::object()},
+      {{"health", "--hours", "48"}, "GET", "/v1/health/history", json::object()},
       {{"self-check"}, "POST", "/v1/self-check", json::object()},
+      {{"selfcheck"}, "POST", "/v1/self-check", json::object()},
+      {{"selfcheck", "history", "--limit", "3"}, "GET", "/v1/self-check/history", json::object()},
       {{"incident", "list"}, "GET", "/v1/incidents", json::object()},
       {{"incident", "show", "17"}, "GET", "/v1/incidents/17", json::object()},
       {{"incident", "dispatch", "--alarm", "J1", "--type", "theft", "--address", "人民大街",

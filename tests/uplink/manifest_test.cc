@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/clock.h"
+
 namespace patrolrec::uplink {
 namespace {
 
@@ -83,6 +85,38 @@ TEST(ManifestTest, HoldsTheEvidenceInterruptionsAndAuditEntriesThatChangedTheInc
   ASSERT_EQ(m["audit"].size(), 1u);
   EXPECT_EQ(m["audit"][0]["seq"], 2);
   EXPECT_EQ(m["device_public_key_pem"], "-----BEGIN PUBLIC KEY-----\n...\n");
+}
+
+TEST(ManifestTest, HoldsTheInterruptionRecordsWithTheirExplanations) {
+  ManifestInput input = Input();
+  storage::InterruptionRecord r;
+  r.incident_id = input.incident.id;
+  r.number = 1;
+  r.camera = "cabin-rear";
+  r.cause = "probe:covered";
+  r.detail = "video: picture dark and featureless";
+  r.start_utc_ns = kT0 + 30 * kS;
+  r.end_utc_ns = kT0 + 34 * kS;
+  r.explanation = "a bag covered the lens";
+  r.explained_by = "li-wei";
+  r.explained_utc_ns = kT0 + 50 * kS;
+  storage::InterruptionRecord unexplained = r;
+  unexplained.number = 2;
+  unexplained.cause = "camera-failed";
+  unexplained.explanation.clear();
+  unexplained.explained_by.clear();
+  unexplained.explained_utc_ns = 0;
+  unexplained.unexplained_at_close_utc_ns = kT0 + 100 * kS;
+  input.interruptions = {r, unexplained};
+  json m = json::parse(BuildManifest(input));
+  ASSERT_EQ(m["interruptions"].size(), 2u);
+  EXPECT_EQ(m["interruptions"][0]["cause"], "probe:covered");
+  EXPECT_EQ(m["interruptions"][0]["camera"], "cabin-rear");
+  EXPECT_EQ(m["interruptions"][0]["explanation"], "a bag covered the lens");
+  EXPECT_EQ(m["interruptions"][0]["end_utc"], base::FormatUtcNs(kT0 + 34 * kS));
+  EXPECT_EQ(m["interruptions"][0]["unexplained_at_close_utc"], "");
+  EXPECT_EQ(m["interruptions"][1]["unexplained_at_close_utc"], base::FormatUtcNs(kT0 + 100 * kS));
+  EXPECT_NE(BuildManifest(input), BuildManifest(Input()));
 }
 
 TEST(ManifestTest, TheSameInputGivesTheSameBytesAndAChangeGivesOthers) {
