@@ -1081,7 +1081,7 @@ Result<std::vector<TrackPoint>> Catalog::TrackPoints(int64_t from_utc_ns, int64_
 
 Result<std::vector<CatalogEvent>> Catalog::Events() {
   Result<Statement> s =
-      Prepare(db_, path_, "SELECT utc_ns, kind, camera, file, detail FROM event ORDER BY id");
+      Prepare(db_, path_, "SELECT utc_ns, kind, camera, file, detail, id FROM event ORDER BY id");
   if (!s.ok()) return s.status();
   std::vector<CatalogEvent> events;
   int rc;
@@ -1092,6 +1092,7 @@ Result<std::vector<CatalogEvent>> Catalog::Events() {
     event.camera = ColumnText(s->get(), 2);
     event.file = ColumnText(s->get(), 3);
     event.detail = ColumnText(s->get(), 4);
+    event.id = sqlite3_column_int64(s->get(), 5);
     events.push_back(std::move(event));
   }
   if (rc != SQLITE_DONE) return DbError(db_, path_, "listing events");
