@@ -1276,9 +1276,16 @@ Result<std::vector<SegmentRecord>> Catalog::SegmentsOverlapping(int64_t from_utc
   Result<Statement> s =
       Prepare(db_, path_,
               kSelectSegment +
-                  "WHERE end_utc_ns > ?1 AND start_utc_ns < ?2 ORDER BY camera, sequence");
+                  "WHERE end_utc_ns > ?1 AND start_utc_ns < ?2 AND start_utc_ns > ?1 - ?3 "
+                  "ORDER BY camera, sequence");
   if (!s.ok()) return s.status();
-  if (Bind(s->get(), from_utc_ns, to_utc_ns) != SQLITE_OK) return DbError(db_, path_, what);
+  // The lower bound on start_utc_ns makes segment_by_time scan only the segments that can
+  // overlap (bench/catalog-year: 52 ms on 10 days without it, growing with the catalog): no
+  // segment is longer than [daemon] segment_seconds (at most 3600 s), so a day is a safe margin.
+  constexpr int64_t kMaxSegmentSpanNs = int64_t{86'400} * 1'000'000'000;
+  if (Bind(s->get(), from_utc_ns, to_utc_ns, kMaxSegmentSpanNs) != SQLITE_OK) {
+    return DbError(db_, path_, what);
+  }
   return ReadSegments(db_, path_, s->get(), what);
 }
 
