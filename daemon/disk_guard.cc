@@ -1,12 +1,20 @@
 // The disk-space guard; see daemon/disk_guard.h and docs/retention.md.
 #include "daemon/disk_guard.h"
 
+#include <chrono>
 #include <cstdio>
 
 #include "base/log.h"
 
 namespace patrolrec::daemon {
 namespace {
+
+// Catalog retention per pass (every 10 s): 50 batches of 1000 rows is up to 5000 rows a second,
+// about 5000 times the rate at which a car adds prunable track points, so a backlog (a first
+// start with a year of history) is caught up in hours while each batch holds the write lock for
+// milliseconds.
+constexpr int kPruneBatchesPerPass = 50;
+constexpr int kPruneYieldMs = 5;
 
 std::string Percent(double value) {
   char text[16];
@@ -120,16 +128,31 @@ void DiskGuard::WorkerLoop() {
         (void)catalog_->AddEvent(
             {clock_->NowUtcNs(), "disk-full-nothing-evictable", "", "",
              Percent(outcome->result.after.free_percent()) + " free, below " +
-                 std::to_string(policy_.min_free_percent) + "%; nothing may be evicted: " +
-                 GiB(plan.waiting_for_upload_bytes) + " waiting for a verified upload, " +
-                 GiB(plan.evidence_kept_bytes) + " evidence kept, " + GiB(plan.recent_bytes) +
-                 " in the pre-event buffer"});
+                 std::to_string(policy_.min_free_percent) +
+                 "%; nothing may be evicted: " + GiB(plan.waiting_for_upload_bytes) +
+                 " waiting for a verified upload, " + GiB(plan.evidence_kept_bytes) +
+                 " evidence kept, " + GiB(plan.recent_bytes) + " in the pre-event buffer"});
         worker_alerted_ = true;
       } else if (!outcome->result.nothing_evictable) {
         worker_alerted_ = false;
       }
     } else {
       outcome->error = result.message();
+    }
+    // Rows nothing needs any more (storage/catalog_retention.h): at most kPruneBatchesPerPass
+    // short transactions, sleeping between them so that the sealer's segment rows and the
+    // uplink's writes get the write lock; a year's backlog is caught up over many passes.
+    auto pruned = storage::PruneCatalog(
+        *catalog_, catalog_retention_, clock_->NowUtcNs(), kPruneBatchesPerPass, &prune_cursor_,
+        [] { std::this_thread::sleep_for(std::chrono::milliseconds(kPruneYieldMs)); });
+    if (!pruned.ok()) {
+      base::LogWarning("catalog retention pass failed (retried next pass): " + pruned.message());
+    } else if (pruned->total() > 0) {
+      base::Log(base::Severity::kInfo,
+                "catalog retention: deleted " + std::to_string(pruned->track_points) +
+                    " track points, " + std::to_string(pruned->events) + " events, " +
+                    std::to_string(pruned->upload_parts) + " upload parts, " +
+                    std::to_string(pruned->uploads) + " aborted uploads");
     }
     struct Posted {
       DiskGuard* guard;
@@ -180,11 +203,10 @@ void DiskGuard::Apply(const PassOutcome& outcome) {
     const bool new_episode = !state_.nothing_evictable;
     state_.nothing_evictable = true;
     if (!incident_open) StopBackgroundCameras();
-    std::string alert =
-        "DISK FULL, NOTHING EVICTABLE: " + Percent(r.after.free_percent()) + " free (minimum " +
-        std::to_string(policy_.min_free_percent) + "%); " +
-        GiB(r.plan.waiting_for_upload_bytes) + " waits for a verified upload and " +
-        GiB(r.plan.evidence_kept_bytes) + " is evidence that must be kept; ";
+    std::string alert = "DISK FULL, NOTHING EVICTABLE: " + Percent(r.after.free_percent()) +
+                        " free (minimum " + std::to_string(policy_.min_free_percent) + "%); " +
+                        GiB(r.plan.waiting_for_upload_bytes) + " waits for a verified upload and " +
+                        GiB(r.plan.evidence_kept_bytes) + " is evidence that must be kept; ";
     std::vector<std::string> stopped;
     for (const std::string& name : recorder_->camera_names()) {
       if (stopped_.count(name)) stopped.push_back(name);
@@ -200,9 +222,9 @@ void DiskGuard::Apply(const PassOutcome& outcome) {
     }
     state_.cameras_stopped_for_space = stopped;
     if (new_episode || alert != state_.alert) {
-      base::Log(base::Severity::kCritical, alert,
-                {{"FREE_BYTES", std::to_string(r.after.free_bytes)},
-                 {"STOPPED_CAMERAS", Join(stopped)}});
+      base::Log(
+          base::Severity::kCritical, alert,
+          {{"FREE_BYTES", std::to_string(r.after.free_bytes)}, {"STOPPED_CAMERAS", Join(stopped)}});
       if (on_alert_) on_alert_(alert);
       if (new_episode && on_full_) on_full_(true, alert);
     }
@@ -211,8 +233,8 @@ void DiskGuard::Apply(const PassOutcome& outcome) {
   }
 
   if (state_.nothing_evictable) {
-    base::Log(base::Severity::kNotice, "disk: " + Percent(r.after.free_percent()) +
-                                           " free; the disk-full alert is over");
+    base::Log(base::Severity::kNotice,
+              "disk: " + Percent(r.after.free_percent()) + " free; the disk-full alert is over");
     if (on_full_) on_full_(false, "");
   }
   state_.nothing_evictable = false;

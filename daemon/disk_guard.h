@@ -32,6 +32,7 @@
 #include "daemon/duty.h"
 #include "daemon/recorder.h"
 #include "storage/catalog.h"
+#include "storage/catalog_retention.h"
 #include "storage/eviction.h"
 
 namespace patrolrec::daemon {
@@ -99,6 +100,10 @@ class DiskGuard {
   base::Env* env_;
   base::Clock* clock_;
   storage::EvictionPolicy policy_;
+  // The catalog's retention (storage/catalog_retention.h), a few batches after each pass, on the
+  // worker thread; the cursor is the worker's alone.
+  storage::CatalogRetentionPolicy catalog_retention_;
+  storage::CatalogPruneCursor prune_cursor_;
   std::unique_ptr<storage::Catalog> catalog_;  // the worker's
 
   std::thread worker_;

@@ -412,7 +412,10 @@ base::Status UplinkService::Refresh(storage::Catalog& catalog) {
   // (durably) before the cursor and the "raised" marks that would skip it are saved.
   std::vector<uplink::Alert> alerts;
   std::vector<std::string> overdue;
-  int64_t events_count = static_cast<int64_t>(events->size());
+  // The cursor is the id of the last event looked at, not a count: the catalog's retention pass
+  // deletes old events, which would shift positions. Before any event was deleted ids were 1..n,
+  // so a count saved by an older build is the same cursor.
+  int64_t events_count = events->empty() ? 0 : events->back().id;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (state_.month != MonthOf(now)) {
@@ -420,8 +423,8 @@ base::Status UplinkService::Refresh(storage::Catalog& catalog) {
       state_.cellular_bytes = 0;
     }
     if (state_.events_seen > events_count) state_.events_seen = 0;  // a catalog rebuilt
-    for (int64_t i = state_.events_seen; i < events_count; ++i) {
-      const storage::CatalogEvent& e = (*events)[i];
+    for (const storage::CatalogEvent& e : *events) {
+      if (e.id <= state_.events_seen) continue;
       // A day old (a first start on a device with history): in the manifests, not news.
       if (e.utc_ns < now - 24 * kHourNs) continue;
       // A camera that keeps failing is one alert per 10 minutes, not one per retry.

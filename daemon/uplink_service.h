@@ -52,7 +52,7 @@ uplink::NetworkMode JudgeNetwork(const UplinkConfig& config, bool inside_depot,
 struct UplinkState {
   std::string month;  // "2026-11" (UTC); the counter starts again with a new month
   int64_t cellular_bytes = 0;
-  int64_t events_seen = 0;                    // catalog events already looked at for alerts
+  int64_t events_seen = 0;                    // id of the last catalog event looked at for alerts
   std::set<std::string> deadline_alerts;      // incidents whose 24-hour-risk alert was raised
   std::set<std::string> link_overdue_alerts;  // incidents whose overdue-link alert was raised
 };

@@ -1223,7 +1223,7 @@ Result<std::vector<TrackPoint>> Catalog::TrackPoints(int64_t from_utc_ns, int64_
 
 Result<std::vector<CatalogEvent>> Catalog::Events() {
   Result<Statement> s =
-      Prepare(db_, path_, "SELECT utc_ns, kind, camera, file, detail FROM event ORDER BY id");
+      Prepare(db_, path_, "SELECT utc_ns, kind, camera, file, detail, id FROM event ORDER BY id");
   if (!s.ok()) return s.status();
   std::vector<CatalogEvent> events;
   int rc;
@@ -1234,6 +1234,7 @@ Result<std::vector<CatalogEvent>> Catalog::Events() {
     event.camera = ColumnText(s->get(), 2);
     event.file = ColumnText(s->get(), 3);
     event.detail = ColumnText(s->get(), 4);
+    event.id = sqlite3_column_int64(s->get(), 5);
     events.push_back(std::move(event));
   }
   if (rc != SQLITE_DONE) return DbError(db_, path_, "listing events");
@@ -1417,9 +1418,16 @@ Result<std::vector<SegmentRecord>> Catalog::SegmentsOverlapping(int64_t from_utc
   Result<Statement> s =
       Prepare(db_, path_,
               kSelectSegment +
-                  "WHERE end_utc_ns > ?1 AND start_utc_ns < ?2 ORDER BY camera, sequence");
+                  "WHERE end_utc_ns > ?1 AND start_utc_ns < ?2 AND start_utc_ns > ?1 - ?3 "
+                  "ORDER BY camera, sequence");
   if (!s.ok()) return s.status();
-  if (Bind(s->get(), from_utc_ns, to_utc_ns) != SQLITE_OK) return DbError(db_, path_, what);
+  // The lower bound on start_utc_ns makes segment_by_time scan only the segments that can
+  // overlap (bench/catalog-year: 52 ms on 10 days without it, growing with the catalog): no
+  // segment is longer than [daemon] segment_seconds (at most 3600 s), so a day is a safe margin.
+  constexpr int64_t kMaxSegmentSpanNs = int64_t{86'400} * 1'000'000'000;
+  if (Bind(s->get(), from_utc_ns, to_utc_ns, kMaxSegmentSpanNs) != SQLITE_OK) {
+    return DbError(db_, path_, what);
+  }
   return ReadSegments(db_, path_, s->get(), what);
 }
 

@@ -27,6 +27,9 @@ struct CatalogEvent {
   std::string camera;  // may be empty
   std::string file;    // may be empty
   std::string detail;  // human-readable cause
+  // event.id as Events() read it (AddEvent ignores it): increasing, with gaps once old events
+  // are pruned (storage/catalog_retention.h).
+  int64_t id = 0;
 };
 
 // A segment the server holds a verified copy of (schema 4 upload rows): its video, its seal and
@@ -204,6 +207,9 @@ class Catalog {
   base::Result<std::vector<InterruptionRecord>> OpenInterruptions();
 
   const std::string& path() const { return path_; }
+  // The connection, for the retention pass and the year benchmark (storage/catalog_retention.h),
+  // which keep their bulk SQL out of this file. Same one-thread-at-a-time rule.
+  sqlite3* raw_handle() { return db_; }
 
  private:
   explicit Catalog(sqlite3* db);
