@@ -86,12 +86,13 @@ void Fill(sqlite3* db, const Model& m, int64_t now) {
   const int64_t segs_per_cam = m.days * 1440LL;
   const int64_t begin = now - m.days * kDayNs;
   const int64_t local_from = now - m.local_days * kDayNs;
-  Stmt seg(db,
-           "INSERT INTO segment (device_id, camera, sequence, file, start_utc_ns, end_utc_ns, "
-           "duration_ns, frames, bytes, sha256, prev_chain, chain, signature, state, time_source, "
-           "clock_offset_ns, track_file, track_sha256, track_points, sealed_utc_ns) VALUES "
-           "('PR-0001', ?1, ?2, ?3, ?4, ?5, ?6, 1800, 19000000, ?7, ?8, ?9, ?10, 'sealed', 'gps', "
-           "-1200, ?3 || '.gpx', ?7, 60, ?5)");
+  Stmt seg(
+      db,
+      "INSERT INTO segment (device_id, camera, sequence, file, start_utc_ns, end_utc_ns, "
+      "duration_ns, frames, bytes, sha256, prev_chain, chain, signature, state, time_source, "
+      "clock_offset_ns, track_file, track_sha256, track_points, sealed_utc_ns, evicted) VALUES "
+      "('PR-0001', ?1, ?2, ?3, ?4, ?5, ?6, 1800, 19000000, ?7, ?8, ?9, ?10, 'sealed', 'gps', "
+      "-1200, ?3 || '.gpx', ?7, 60, ?5, ?11)");
   Stmt up(db,
           "INSERT INTO upload (file, bucket, key, upload_id, part_size, size, sha256, "
           "retention_class, state, started_utc_ns, completed_utc_ns, verified_utc_ns, "
@@ -127,6 +128,7 @@ void Fill(sqlite3* db, const Model& m, int64_t now) {
       sqlite3_bind_text(seg.s, 8, Hex(seq * 4 + cam + 1).c_str(), -1, SQLITE_TRANSIENT);
       sqlite3_bind_text(seg.s, 9, Hex(seq * 4 + cam + 2).c_str(), -1, SQLITE_TRANSIENT);
       sqlite3_bind_text(seg.s, 10, sig.c_str(), -1, SQLITE_STATIC);
+      sqlite3_bind_int(seg.s, 11, start + 60 * kS <= local_from ? 1 : 0);  // as its eviction row
       seg.Step();
       maybe_commit();
       if (start < now - kDayNs) {
@@ -217,7 +219,8 @@ double Ms(const std::function<void()>& op, int repeat) {
 }
 
 struct Figures {
-  double eviction_pick_ms, uplink_pick_ms, evidence_ms, insert_ms, reconcile_ms, prune_ms;
+  double eviction_pick_ms, eviction_summary_ms, uplink_pick_ms, evidence_ms, insert_ms,
+      reconcile_ms, prune_ms;
   double size_mib;
   int64_t segments, track_points, uploads, parts, evictions, events, incidents;
 };
@@ -242,7 +245,13 @@ Figures Measure(Catalog& c, int64_t now, int repeat) {
   sqlite3* db = c.raw_handle();
   patrolrec::storage::EvictionPolicy policy;
   // The eviction pick: what each disk guard pass plans from (storage/eviction.cc).
-  f.eviction_pick_ms = Ms([&] { (void)patrolrec::storage::PlanEvictions(c, policy, now); }, repeat);
+  // A pass below the threshold plans until its candidates cover what it must free: here 1 GiB
+  // (about 55 of the model's segments; a pass frees target - min free, 5 % of the disk).
+  f.eviction_pick_ms = Ms(
+      [&] { (void)patrolrec::storage::PlanEvictions(c, policy, now, int64_t{1} << 30); }, repeat);
+  // The whole disk's byte counts (/v1/health), at most once a minute on the guard's thread.
+  f.eviction_summary_ms =
+      Ms([&] { (void)patrolrec::storage::PlanEvictions(c, policy, now); }, repeat);
   // The uplink queue pick: the catalog reads of UplinkService::Refresh before PlanQueue.
   f.uplink_pick_ms = Ms(
       [&] {
@@ -361,7 +370,8 @@ int main(int argc, char** argv) {
     std::printf("%-40s %9.3f %-2s %9.3f %-2s %9.1f %10s\n", name, a, unit, b, unit,
                 a > 0 ? b / a : 0.0, target);
   };
-  row("eviction pick (PlanEvictions)", e.eviction_pick_ms, y.eviction_pick_ms, "ms", "<= 5 ms");
+  row("eviction pick (1 GiB to free)", e.eviction_pick_ms, y.eviction_pick_ms, "ms", "<= 5 ms");
+  row("eviction summary (whole disk)", e.eviction_summary_ms, y.eviction_summary_ms, "ms", "");
   row("uplink queue pick (Refresh's reads)", e.uplink_pick_ms, y.uplink_pick_ms, "ms", "<= 5 ms");
   row("incident evidence listing", e.evidence_ms, y.evidence_ms, "ms", "<= 5 ms");
   row("segment insert (synchronous=FULL)", e.insert_ms, y.insert_ms, "ms", "<= 5 ms");

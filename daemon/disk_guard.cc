@@ -118,7 +118,13 @@ void DiskGuard::WorkerLoop() {
       pass_requested_ = false;
     }
     auto outcome = std::make_unique<PassOutcome>();
-    auto result = storage::RunEvictionPass(*env_, *clock_, data_dir, *catalog_, policy_);
+    const int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::steady_clock::now().time_since_epoch())
+                               .count();
+    const bool summary = last_summary_ns_ == 0 ||
+                         now_ns - last_summary_ns_ >= int64_t{summary_interval_ms_} * 1'000'000;
+    auto result = storage::RunEvictionPass(*env_, *clock_, data_dir, *catalog_, policy_, summary);
+    if (result.ok() && result->plan.complete) last_summary_ns_ = now_ns;
     if (result.ok()) {
       outcome->ok = true;
       outcome->result = std::move(result).value();
@@ -184,8 +190,11 @@ void DiskGuard::Apply(const PassOutcome& outcome) {
   const storage::EvictionPassResult& r = outcome.result;
   state_.measured = true;
   state_.space = r.after;
-  state_.plan = r.plan;
-  state_.plan.candidates.clear();
+  // A partial plan's counts are of the segments it read: the last whole-disk counts stay.
+  if (r.plan.complete) {
+    state_.plan = r.plan;
+    state_.plan.candidates.clear();
+  }
   state_.evictions += static_cast<int64_t>(r.evicted.size());
   for (const storage::EvictionRecord& e : r.evicted) state_.bytes_evicted += e.bytes;
   if (!r.evicted.empty()) state_.last_eviction = r.evicted.back();

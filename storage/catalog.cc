@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstddef>
 #include <iterator>
+#include <map>
 
 #include "base/clock.h"
 #include "base/log.h"
@@ -692,6 +693,22 @@ CREATE TABLE interruption (
 
 -- Open interruptions are looked up on every fault's end and at every start.
 CREATE INDEX interruption_open ON interruption (id) WHERE end_utc_ns IS NULL;
+)sql",
+    // Version 8: the segments still on the disk, found without reading the whole year
+    // (bench/catalog-year; docs/retention.md, Measurements). The eviction planner reads only
+    // these, oldest first, a page at a time.
+    R"sql(
+-- An added column's text is kept after the table's last line, so its comment is inside it.
+ALTER TABLE segment ADD COLUMN evicted INTEGER NOT NULL DEFAULT 0
+  -- 1 once the segment's video has been (or is being) evicted: set in the transaction that adds
+  -- its eviction row (Catalog::MarkEvicting), never cleared. 0 while the video is on the disk
+  -- (or missing: state says so). Segments evicted before version 8 get it from their eviction
+  -- rows.
+  CHECK (evicted IN (0, 1));
+UPDATE segment SET evicted = 1 WHERE file IN (SELECT file FROM eviction);
+
+-- The segments whose video is still on the disk, oldest first: a few days of a year's rows.
+CREATE INDEX segment_local ON segment (start_utc_ns, id) WHERE evicted = 0 AND state != 'missing';
 )sql",
 };
 static_assert(std::size(kUpgradeSteps) == Catalog::kSchemaVersion,
@@ -1585,8 +1602,7 @@ Status Catalog::AddUploadPart(int64_t upload, const UploadPartRecord& part) {
 
 Status Catalog::MarkUploadCompleted(int64_t upload, const std::string& remote_etag,
                                     int64_t completed_utc_ns) {
-  return UpdateUpload(db_, path_, upload,
-                      "marking upload " + std::to_string(upload) + " completed",
+  return UpdateUpload(db_, path_, upload, "marking upload " + std::to_string(upload) + " completed",
                       "state = 'completed', remote_etag = ?2, completed_utc_ns = ?3",
                       "'uploading', 'completed'", remote_etag, completed_utc_ns);
 }
@@ -1718,11 +1734,62 @@ Result<std::optional<ServerCopy>> Catalog::FindServerCopy(const std::string& fil
   return std::optional<ServerCopy>(std::move(rows->front()));
 }
 
+Result<std::vector<LocalSegment>> Catalog::LocalSegments(const LocalSegmentCursor& after,
+                                                         int limit) {
+  const std::string what = "listing the segments on the disk";
+  std::vector<LocalSegment> page;
+  if (schema_version_ < 8)
+    return Status::Error("catalog " + path_ + ": " + what +
+                         ": needs schema version 8 (open it read-write)");
+  // segment_local, from the cursor on: (start_utc_ns, id) is the index's own order.
+  const std::string in_page =
+      "FROM segment WHERE evicted = 0 AND state != 'missing' AND (start_utc_ns, id) > (?1, ?2) "
+      "ORDER BY start_utc_ns, id LIMIT ?3";
+  Result<Statement> s = Prepare(db_, path_,
+                                "SELECT device_id, camera, sequence, file, start_utc_ns, "
+                                "end_utc_ns, duration_ns, frames, bytes, sha256, prev_chain, "
+                                "chain, signature, state, sealed_utc_ns, time_source, "
+                                "clock_offset_ns, track_file, track_sha256, track_points, id " +
+                                    in_page);
+  if (!s.ok()) return s.status();
+  if (Bind(s->get(), after.start_utc_ns, after.id, int64_t{limit}) != SQLITE_OK) {
+    return DbError(db_, path_, what);
+  }
+  int rc;
+  while ((rc = sqlite3_step(s->get())) == SQLITE_ROW) {
+    Result<SegmentRecord> record = RowToRecord(s->get(), path_);
+    if (!record.ok()) return record.status();
+    LocalSegment local;
+    local.segment = std::move(record).value();
+    local.cursor = {local.segment.start_utc_ns, sqlite3_column_int64(s->get(), 20)};
+    page.push_back(std::move(local));
+  }
+  if (rc != SQLITE_DONE) return DbError(db_, path_, what);
+  if (page.empty()) return page;
+  // Their server copies, by the same page (upload_by_file: three lookups a segment).
+  Result<Statement> c = Prepare(
+      db_, path_,
+      kSelectServerCopy + "AND s.id IN (SELECT id " + in_page + ") ORDER BY s.file, v.id DESC");
+  if (!c.ok()) return c.status();
+  if (Bind(c->get(), after.start_utc_ns, after.id, int64_t{limit}) != SQLITE_OK) {
+    return DbError(db_, path_, what);
+  }
+  Result<std::vector<ServerCopy>> copies = ReadServerCopies(db_, path_, c->get(), what);
+  if (!copies.ok()) return copies.status();
+  std::map<std::string, ServerCopy*> by_file;
+  for (ServerCopy& copy : *copies) by_file.emplace(copy.file, &copy);
+  for (LocalSegment& local : page) {
+    auto it = by_file.find(local.segment.file);
+    if (it != by_file.end()) local.server_copy = std::move(*it->second);
+  }
+  return page;
+}
+
 Status Catalog::MarkEvicting(const EvictionRecord& eviction, bool background_without_server_copy) {
   const std::string what = "marking segment \"" + eviction.file + "\" for eviction";
   if (eviction.segment_class != "background" && eviction.segment_class != "evidence") {
-    return Status::Error("catalog " + path_ + ": " + what + ": class \"" +
-                         eviction.segment_class + "\" is neither background nor evidence");
+    return Status::Error("catalog " + path_ + ": " + what + ": class \"" + eviction.segment_class +
+                         "\" is neither background nor evidence");
   }
   if (eviction.reason.empty()) {
     return Status::Error("catalog " + path_ + ": " + what + ": no reason given");
@@ -1768,15 +1835,22 @@ Status Catalog::MarkEvicting(const EvictionRecord& eviction, bool background_wit
       sqlite3_step(s->get()) != SQLITE_DONE) {
     return DbError(db_, path_, what);
   }
+  if (schema_version_ >= 8) {
+    Result<Statement> gone = Prepare(db_, path_, "UPDATE segment SET evicted = 1 WHERE file = ?1");
+    if (!gone.ok()) return gone.status();
+    if (Bind(gone->get(), eviction.file) != SQLITE_OK || sqlite3_step(gone->get()) != SQLITE_DONE) {
+      return DbError(db_, path_, what);
+    }
+  }
   if (transaction.Commit() != SQLITE_OK) return DbError(db_, path_, what);
   return Status::Ok();
 }
 
 Status Catalog::FinishEviction(const std::string& file, int64_t removed_utc_ns) {
   const std::string what = "finishing the eviction of \"" + file + "\"";
-  Result<Statement> s = Prepare(
-      db_, path_,
-      "UPDATE eviction SET removed_utc_ns = coalesce(removed_utc_ns, ?2) WHERE file = ?1");
+  Result<Statement> s =
+      Prepare(db_, path_,
+              "UPDATE eviction SET removed_utc_ns = coalesce(removed_utc_ns, ?2) WHERE file = ?1");
   if (!s.ok()) return s.status();
   if (Bind(s->get(), file, removed_utc_ns) != SQLITE_OK || sqlite3_step(s->get()) != SQLITE_DONE) {
     return DbError(db_, path_, what);

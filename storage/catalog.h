@@ -47,10 +47,22 @@ struct ServerCopy {
   std::string description;
 };
 
+// Where a page of Catalog::LocalSegments ends: the next page starts after it.
+struct LocalSegmentCursor {
+  int64_t start_utc_ns = -1;
+  int64_t id = 0;  // segment.id: orders segments starting at the same time
+};
+
+struct LocalSegment {
+  SegmentRecord segment;
+  std::optional<ServerCopy> server_copy;
+  LocalSegmentCursor cursor;
+};
+
 // A segment's video removed to make room (schema 5, docs/retention.md). Its seal and track stay.
 struct EvictionRecord {
-  std::string file;    // segment.file
-  std::string camera;  // segment.camera
+  std::string file;           // segment.file
+  std::string camera;         // segment.camera
   std::string segment_class;  // "background" or "evidence"
   std::string reason;         // "background past 7 days local retention"
   int64_t bytes = 0;          // of the video file
@@ -63,7 +75,7 @@ struct EvictionRecord {
 class Catalog {
  public:
   // The schema version this build writes.
-  static constexpr int kSchemaVersion = 7;
+  static constexpr int kSchemaVersion = 8;
   // The oldest version OpenReadOnly reads: segments and track points have kept their columns
   // since version 2, so the verifier checks a device that runs an older build (later tables,
   // such as incidents, are then absent).
@@ -155,6 +167,10 @@ class Catalog {
   base::Result<std::vector<ServerCopy>> ServerCopies();
   // The segment's verified server copy, if it has one.
   base::Result<std::optional<ServerCopy>> FindServerCopy(const std::string& file);
+  // The segments whose video is on the disk (not evicted nor being evicted, not missing), oldest
+  // first, at most `limit` after the cursor, each with its verified server copy if it has one
+  // (schema 8; the eviction planner's pages: their cost follows the disk, not the year).
+  base::Result<std::vector<LocalSegment>> LocalSegments(const LocalSegmentCursor& after, int limit);
 
   // Evictions (schema 5), in the durability order: MarkEvicting commits the row before the file
   // is touched; FinishEviction after the file is removed and its directory synced.

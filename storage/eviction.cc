@@ -31,6 +31,77 @@ bool HasLegalHold(const ServerCopy& copy) {
          copy.retention_result.find("legal hold ON") != std::string::npos;
 }
 
+// Classifies one segment on the disk into the plan: a candidate of its tier, or bytes kept and why.
+// `copy` is its verified server copy, null if none.
+void Classify(const SegmentRecord& s, const ServerCopy* copy,
+              const std::vector<IncidentRecord>& incidents, const EvictionPolicy& policy,
+              int64_t now_utc_ns, EvictionPlan* plan) {
+  if (s.end_utc_ns > now_utc_ns - policy.recent_guard_s * base::kNsPerSecond) {
+    plan->recent_bytes += s.bytes;
+    return;
+  }
+  const bool uploaded = copy != nullptr;
+  // Evidence of every incident it overlaps; it may be evicted only when all of them allow it.
+  bool evidence = false;
+  bool open = false;
+  bool permanent = false;
+  int64_t evidence_ended_utc_ns = s.end_utc_ns;
+  for (const IncidentRecord& incident : incidents) {
+    if (!Overlaps(s, incident)) continue;
+    evidence = true;
+    open = open || incident.open();
+    permanent = permanent || incident.retention == RetentionClass::kPermanent;
+    if (!incident.open()) {
+      evidence_ended_utc_ns = std::max(evidence_ended_utc_ns, incident.evidence_to_utc_ns());
+    }
+  }
+  if (!uploaded && (evidence || !policy.evict_unuploaded_background)) {
+    plan->waiting_for_upload_bytes += s.bytes;  // R9: never before a verified server copy
+    return;
+  }
+  EvictionCandidate candidate;
+  candidate.segment = s;
+  candidate.without_server_copy = !uploaded;
+  const std::string upload_state =
+      uploaded ? "verified on the server"
+               : "never verified on the server (evict_unuploaded_background = true)";
+  if (!evidence) {
+    candidate.segment_class = "background";
+    const bool past = now_utc_ns >= s.end_utc_ns + policy.background_retention_days * kNsPerDay;
+    candidate.tier = past ? EvictionTier::kBackgroundPastRetention : EvictionTier::kBackground;
+    candidate.reason = past ? "background past " + Days(policy.background_retention_days) +
+                                  " local retention, " + upload_state
+                            : "background, " + upload_state + " (disk below " +
+                                  std::to_string(policy.min_free_percent) + "% free)";
+    plan->evictable_background_bytes += s.bytes;
+  } else {
+    const bool past =
+        now_utc_ns >= evidence_ended_utc_ns + policy.evidence_local_retention_days * kNsPerDay;
+    if (open || !past || (permanent && !HasLegalHold(*copy))) {
+      plan->evidence_kept_bytes += s.bytes;
+      return;
+    }
+    candidate.segment_class = "evidence";
+    candidate.tier = EvictionTier::kEvidencePastRetention;
+    candidate.reason = "evidence past " + Days(policy.evidence_local_retention_days) +
+                       " local retention, verified on the server" +
+                       (permanent ? " under legal hold" : "");
+    plan->evictable_evidence_bytes += s.bytes;
+  }
+  plan->candidates.push_back(std::move(candidate));
+}
+
+void SortCandidates(EvictionPlan* plan) {
+  std::stable_sort(plan->candidates.begin(), plan->candidates.end(),
+                   [](const EvictionCandidate& a, const EvictionCandidate& b) {
+                     if (a.tier != b.tier) return a.tier < b.tier;
+                     if (a.segment.start_utc_ns != b.segment.start_utc_ns) {
+                       return a.segment.start_utc_ns < b.segment.start_utc_ns;
+                     }
+                     return a.segment.file < b.segment.file;
+                   });
+}
+
 }  // namespace
 
 EvictionPlan PlanEvictions(const EvictionInputs& in, const EvictionPolicy& policy) {
@@ -39,93 +110,62 @@ EvictionPlan PlanEvictions(const EvictionInputs& in, const EvictionPolicy& polic
   for (const EvictionRecord& e : in.evictions) evicted.insert(e.file);
   std::map<std::string, const ServerCopy*> copies;
   for (const ServerCopy& c : in.server_copies) copies.emplace(c.file, &c);
-
   for (const SegmentRecord& s : in.segments) {
     if (s.state == SegmentState::kMissing || evicted.count(s.file)) continue;
-    if (s.end_utc_ns > in.now_utc_ns - policy.recent_guard_s * base::kNsPerSecond) {
-      plan.recent_bytes += s.bytes;
-      continue;
-    }
     auto copy = copies.find(s.file);
-    const bool uploaded = copy != copies.end();
-    // Evidence of every incident it overlaps; it may be evicted only when all of them allow it.
-    bool evidence = false;
-    bool open = false;
-    bool permanent = false;
-    int64_t evidence_ended_utc_ns = s.end_utc_ns;
-    for (const IncidentRecord& incident : in.incidents) {
-      if (!Overlaps(s, incident)) continue;
-      evidence = true;
-      open = open || incident.open();
-      permanent = permanent || incident.retention == RetentionClass::kPermanent;
-      if (!incident.open()) {
-        evidence_ended_utc_ns = std::max(evidence_ended_utc_ns, incident.evidence_to_utc_ns());
-      }
-    }
-    if (!uploaded && (evidence || !policy.evict_unuploaded_background)) {
-      plan.waiting_for_upload_bytes += s.bytes;  // R9: never before a verified server copy
-      continue;
-    }
-    EvictionCandidate candidate;
-    candidate.segment = s;
-    candidate.without_server_copy = !uploaded;
-    const std::string upload_state =
-        uploaded ? "verified on the server"
-                 : "never verified on the server (evict_unuploaded_background = true)";
-    if (!evidence) {
-      candidate.segment_class = "background";
-      const bool past =
-          in.now_utc_ns >= s.end_utc_ns + policy.background_retention_days * kNsPerDay;
-      candidate.tier = past ? EvictionTier::kBackgroundPastRetention : EvictionTier::kBackground;
-      candidate.reason = past ? "background past " + Days(policy.background_retention_days) +
-                                    " local retention, " + upload_state
-                              : "background, " + upload_state + " (disk below " +
-                                    std::to_string(policy.min_free_percent) + "% free)";
-      plan.evictable_background_bytes += s.bytes;
-    } else {
-      const bool past =
-          in.now_utc_ns >= evidence_ended_utc_ns + policy.evidence_local_retention_days * kNsPerDay;
-      if (open || !past || (permanent && !HasLegalHold(*copy->second))) {
-        plan.evidence_kept_bytes += s.bytes;
-        continue;
-      }
-      candidate.segment_class = "evidence";
-      candidate.tier = EvictionTier::kEvidencePastRetention;
-      candidate.reason = "evidence past " + Days(policy.evidence_local_retention_days) +
-                         " local retention, verified on the server" +
-                         (permanent ? " under legal hold" : "");
-      plan.evictable_evidence_bytes += s.bytes;
-    }
-    plan.candidates.push_back(std::move(candidate));
+    Classify(s, copy == copies.end() ? nullptr : copy->second, in.incidents, policy, in.now_utc_ns,
+             &plan);
   }
-  std::stable_sort(plan.candidates.begin(), plan.candidates.end(),
-                   [](const EvictionCandidate& a, const EvictionCandidate& b) {
-                     if (a.tier != b.tier) return a.tier < b.tier;
-                     if (a.segment.start_utc_ns != b.segment.start_utc_ns) {
-                       return a.segment.start_utc_ns < b.segment.start_utc_ns;
-                     }
-                     return a.segment.file < b.segment.file;
-                   });
+  SortCandidates(&plan);
   return plan;
 }
 
 base::Result<EvictionPlan> PlanEvictions(Catalog& catalog, const EvictionPolicy& policy,
-                                         int64_t now_utc_ns) {
-  EvictionInputs in;
-  in.now_utc_ns = now_utc_ns;
-  auto segments = catalog.Segments();
-  if (!segments.ok()) return segments.status();
-  in.segments = std::move(segments).value();
-  auto evictions = catalog.Evictions();
-  if (!evictions.ok()) return evictions.status();
-  in.evictions = std::move(evictions).value();
-  auto incidents = catalog.Incidents();
-  if (!incidents.ok()) return incidents.status();
-  in.incidents = std::move(incidents).value();
-  auto copies = catalog.ServerCopies();
-  if (!copies.ok()) return copies.status();
-  in.server_copies = std::move(copies).value();
-  return PlanEvictions(in, policy);
+                                         int64_t now_utc_ns, int64_t budget_bytes) {
+  auto all_incidents = catalog.Incidents();
+  if (!all_incidents.ok()) return all_incidents.status();
+  EvictionPlan plan;
+  plan.complete = true;
+  auto first = catalog.LocalSegments(LocalSegmentCursor{}, 1);
+  if (!first.ok()) return first.status();
+  if (first->empty()) return plan;
+  // Only incidents whose evidence reaches the oldest segment on the disk can hold one back: a
+  // year's incidents, checked against every segment, would cost more than the segments.
+  std::vector<IncidentRecord> incidents;
+  for (IncidentRecord& incident : *all_incidents) {
+    if (incident.open() || incident.evidence_to_utc_ns() > first->front().segment.start_utc_ns) {
+      incidents.push_back(std::move(incident));
+    }
+  }
+  // Background past its retention is the first tier; once the scan is past the newest segment
+  // that can be, the second tier follows in the scan's own order (oldest first).
+  const int64_t past_retention_end_utc_ns =
+      now_utc_ns - policy.background_retention_days * kNsPerDay;
+  LocalSegmentCursor cursor;
+  for (;;) {
+    auto page = catalog.LocalSegments(cursor, kLocalSegmentsPage);
+    if (!page.ok()) return page.status();
+    for (const LocalSegment& local : *page) {
+      Classify(local.segment, local.server_copy ? &*local.server_copy : nullptr, incidents, policy,
+               now_utc_ns, &plan);
+    }
+    if (page->size() < static_cast<size_t>(kLocalSegmentsPage)) break;  // the whole disk seen
+    cursor = page->back().cursor;
+    int64_t first_tier = 0, background = 0;
+    for (const EvictionCandidate& c : plan.candidates) {
+      if (c.tier == EvictionTier::kBackgroundPastRetention) first_tier += c.segment.bytes;
+      if (c.tier != EvictionTier::kEvidencePastRetention) background += c.segment.bytes;
+    }
+    // Every later segment starts after the cursor, so ends after it: no more of the first tier
+    // once the cursor is past its limit.
+    const bool first_tier_done = cursor.start_utc_ns > past_retention_end_utc_ns;
+    if (first_tier >= budget_bytes || (first_tier_done && background >= budget_bytes)) {
+      plan.complete = false;  // enough found: the rest, newer, would only come after it
+      break;
+    }
+  }
+  SortCandidates(&plan);
+  return plan;
 }
 
 uint64_t BytesToFree(const base::DiskSpace& space, const EvictionPolicy& policy) {
@@ -204,7 +244,7 @@ base::Result<EvictionRecord> EvictSegment(base::Env& env, base::Clock& clock,
 
 base::Result<EvictionPassResult> RunEvictionPass(base::Env& env, base::Clock& clock,
                                                  const std::string& data_dir, Catalog& catalog,
-                                                 const EvictionPolicy& policy) {
+                                                 const EvictionPolicy& policy, bool summary) {
   EvictionPassResult result;
   auto unfinished = catalog.Evictions(/*unfinished_only=*/true);
   if (!unfinished.ok()) return unfinished.status();
@@ -221,12 +261,17 @@ base::Result<EvictionPassResult> RunEvictionPass(base::Env& env, base::Clock& cl
   if (!space.ok()) return space.status();
   result.before = result.after = *space;
   result.below_threshold = space->free_percent() < policy.min_free_percent;
-  auto plan = PlanEvictions(catalog, policy, clock.NowUtcNs());
+  result.plan.complete = false;
+  if (!result.below_threshold && !summary) return result;
+
+  const uint64_t to_free = BytesToFree(*space, policy);
+  const int64_t budget =
+      summary ? INT64_MAX : static_cast<int64_t>(std::min<uint64_t>(to_free, INT64_MAX));
+  auto plan = PlanEvictions(catalog, policy, clock.NowUtcNs(), budget);
   if (!plan.ok()) return plan.status();
   result.plan = std::move(plan).value();
   if (!result.below_threshold) return result;
 
-  uint64_t to_free = BytesToFree(*space, policy);
   uint64_t freed = 0;
   for (const EvictionCandidate& candidate : result.plan.candidates) {
     if (freed >= to_free) break;
@@ -244,9 +289,13 @@ base::Result<EvictionPassResult> RunEvictionPass(base::Env& env, base::Clock& cl
     auto after = env.FreeSpace(data_dir);
     if (!after.ok()) return after.status();
     result.after = *after;
-    auto replanned = PlanEvictions(catalog, policy, clock.NowUtcNs());
-    if (!replanned.ok()) return replanned.status();
-    result.plan = std::move(replanned).value();
+    if (summary) {
+      auto replanned = PlanEvictions(catalog, policy, clock.NowUtcNs());
+      if (!replanned.ok()) return replanned.status();
+      result.plan = std::move(replanned).value();
+    } else {
+      result.plan.complete = false;  // its counts are from before the evictions
+    }
   }
   result.nothing_evictable = result.after.free_percent() < policy.min_free_percent;
   return result;

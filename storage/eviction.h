@@ -63,6 +63,10 @@ struct EvictionPlan {
   int64_t evidence_kept_bytes = 0;       // verified evidence within its local retention, of an
                                          // open incident, or permanent without a legal hold
   int64_t recent_bytes = 0;              // within the pre-event guard
+  // Every segment on the disk was considered: the byte counts are the whole disk's. False when
+  // the planner stopped early because the candidates it found already cover its budget (the
+  // counts are then of the segments it read).
+  bool complete = true;
 };
 
 // Everything the planner needs, read from the catalog (or made by a test).
@@ -76,9 +80,14 @@ struct EvictionInputs {
 
 // Pure planning: the candidates in order and what is kept, by reason.
 EvictionPlan PlanEvictions(const EvictionInputs& inputs, const EvictionPolicy& policy);
-// Reads the inputs from `catalog` and plans.
+// Plans from `catalog`'s segments on the disk (Catalog::LocalSegments), oldest first, a page at a
+// time, and stops once the candidates found cover `budget_bytes` in the eviction order (the rest
+// could only come after them); the default reads the whole disk. Its cost follows what the disk
+// holds and the budget, not the catalog's year of rows (bench/catalog-year).
 base::Result<EvictionPlan> PlanEvictions(Catalog& catalog, const EvictionPolicy& policy,
-                                         int64_t now_utc_ns);
+                                         int64_t now_utc_ns, int64_t budget_bytes = INT64_MAX);
+// Segments read per page.
+constexpr int kLocalSegmentsPage = 256;
 
 // Bytes to free now: 0 when free space is at least min_free_percent, else what brings it to
 // target_free_percent.
@@ -113,15 +122,17 @@ struct EvictionPassResult {
   bool below_threshold = false;    // before < min_free_percent
   bool nothing_evictable = false;  // after the pass, still below min_free_percent
   std::vector<EvictionRecord> evicted;
-  EvictionPlan plan;                // what remains, after the pass
+  EvictionPlan plan;                // what remains, after the pass (see `summary`)
   std::vector<std::string> errors;  // evictions that failed (each also logged)
 };
 
 // One pass: finishes interrupted evictions, measures the data directory's free space, and when it
 // is below min_free_percent evicts in plan order until target_free_percent is free or nothing
-// evictable is left.
+// evictable is left. With `summary`, `plan` is of the whole disk after the pass (its byte counts
+// are what /v1/health shows); without, a pass above the threshold plans nothing and one below
+// reads only until its candidates cover what must be freed (plan.complete says which).
 base::Result<EvictionPassResult> RunEvictionPass(base::Env& env, base::Clock& clock,
                                                  const std::string& data_dir, Catalog& catalog,
-                                                 const EvictionPolicy& policy);
+                                                 const EvictionPolicy& policy, bool summary = true);
 
 }  // namespace patrolrec::storage

@@ -53,6 +53,7 @@ TEST(CatalogEvictionTest, UpgradeFromVersionFourKeepsRowsAndAddsTheEvictionTable
   Sql(path,
       "DROP TABLE IF EXISTS interruption; DROP TABLE selfcheck_item; DROP TABLE selfcheck_run; "
       "DROP TABLE health_event; DROP TABLE eviction; DROP INDEX upload_by_file; "
+      "DROP INDEX segment_local; ALTER TABLE segment DROP COLUMN evicted; "
       "PRAGMA user_version = 4;");
   {
     auto old = Catalog::OpenReadOnly(path);

@@ -47,7 +47,8 @@ TEST(CatalogHealthTest, UpgradeFromVersionFiveKeepsRowsAndAddsTheHealthTables) {
   // A version 5 file: steps 6 (this history) and 7 (interruptions) only add tables and indexes.
   Sql(path,
       "DROP TABLE interruption; DROP TABLE selfcheck_item; DROP TABLE selfcheck_run; "
-      "DROP TABLE health_event; PRAGMA user_version = 5;");
+      "DROP TABLE health_event; DROP INDEX segment_local; ALTER TABLE segment DROP COLUMN evicted; "
+      "PRAGMA user_version = 5;");
   {
     auto old = Catalog::OpenReadOnly(path);
     ASSERT_TRUE(old.ok()) << old.message();

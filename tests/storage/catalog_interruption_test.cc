@@ -56,8 +56,10 @@ TEST(CatalogInterruptionTest, UpgradeFromVersionFiveKeepsRowsAndAddsTheInterrupt
     ASSERT_TRUE(catalog.ok()) << catalog.message();
     ASSERT_TRUE((*catalog)->SaveIncident(Incident("PR-1-a", kT0), {}).ok());
   }
-  // A version 6 file: step 7 only adds a table and an index.
-  Sql(path, "DROP TABLE interruption; PRAGMA user_version = 6;");
+  // A version 6 file: step 7 only adds a table and an index, step 8 a column and an index.
+  Sql(path,
+      "DROP TABLE interruption; DROP INDEX segment_local; ALTER TABLE segment DROP COLUMN evicted; "
+      "PRAGMA user_version = 6;");
   {
     auto old = Catalog::OpenReadOnly(path);
     ASSERT_TRUE(old.ok()) << old.message();

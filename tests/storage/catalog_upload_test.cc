@@ -61,6 +61,7 @@ TEST(CatalogUploadTest, UpgradeFromVersionThreeKeepsRowsAndAddsUploadTables) {
       "DROP TABLE IF EXISTS interruption; DROP TABLE IF EXISTS selfcheck_item; "
       "DROP TABLE IF EXISTS selfcheck_run; DROP TABLE IF EXISTS health_event; "
       "DROP TABLE IF EXISTS eviction; DROP TABLE upload_part; DROP TABLE upload; "
+      "DROP INDEX segment_local; ALTER TABLE segment DROP COLUMN evicted; "
       "PRAGMA user_version = 3;");
   auto catalog = Catalog::Open(path);
   ASSERT_TRUE(catalog.ok()) << catalog.message();
