@@ -249,7 +249,7 @@ Figures Measure(Catalog& c, int64_t now, int repeat) {
   // (about 55 of the model's segments; a pass frees target - min free, 5 % of the disk).
   f.eviction_pick_ms = Ms(
       [&] { (void)patrolrec::storage::PlanEvictions(c, policy, now, int64_t{1} << 30); }, repeat);
-  // The whole disk's byte counts (/v1/health), at most once a minute on the guard's thread.
+  // The whole disk's byte counts (/v1/health), at most every 5 minutes on the guard's thread.
   f.eviction_summary_ms =
       Ms([&] { (void)patrolrec::storage::PlanEvictions(c, policy, now); }, repeat);
   // The uplink queue pick: the catalog reads of UplinkService::Refresh before PlanQueue.

@@ -1429,6 +1429,30 @@ Result<std::vector<IncidentRecord>> Catalog::Incidents() {
   return ReadIncidents(db_, path_, "ORDER BY trigger_utc_ns, id", "listing incidents", "");
 }
 
+Result<std::vector<IncidentRecord>> Catalog::IncidentsReaching(int64_t from_utc_ns) {
+  const std::string what = "listing incidents with evidence after " + base::FormatUtcNs(from_utc_ns);
+  // Open ones, and closed ones whose evidence (to the close plus post_event_s) ends after it.
+  Result<Statement> s = Prepare(db_, path_,
+                                kSelectIncident +
+                                    "WHERE closed_utc_ns IS NULL OR closed_utc_ns + post_event_s * "
+                                    "1000000000 > ?1 ORDER BY trigger_utc_ns, id");
+  if (!s.ok()) return s.status();
+  if (Bind(s->get(), from_utc_ns) != SQLITE_OK) return DbError(db_, path_, what);
+  std::vector<IncidentRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(s->get())) == SQLITE_ROW) {
+    Result<IncidentRecord> r = RowToIncident(s->get(), path_);
+    if (!r.ok()) return r.status();
+    out.push_back(std::move(r).value());
+  }
+  if (rc != SQLITE_DONE) return DbError(db_, path_, what);
+  for (IncidentRecord& r : out) {
+    Status read = ReadEntries(db_, path_, &r);
+    if (!read.ok()) return read;
+  }
+  return out;
+}
+
 Result<std::vector<SegmentRecord>> Catalog::SegmentsOverlapping(int64_t from_utc_ns,
                                                                  int64_t to_utc_ns) {
   const std::string what = "listing segments from " + base::FormatUtcNs(from_utc_ns);

@@ -136,6 +136,10 @@ class Catalog {
   base::Result<std::optional<IncidentRecord>> OpenIncident();
   // Every incident with its history, oldest trigger first.
   base::Result<std::vector<IncidentRecord>> Incidents();
+  // The open incident and those whose evidence ends after `from_utc_ns`, oldest trigger first,
+  // with their history: what can still hold a segment starting then back (a scan over the
+  // incidents table; a year of a car's is a few thousand rows).
+  base::Result<std::vector<IncidentRecord>> IncidentsReaching(int64_t from_utc_ns);
   // Segments of every camera overlapping [from_utc_ns, to_utc_ns), by camera then sequence: an
   // incident's evidence.
   base::Result<std::vector<SegmentRecord>> SegmentsOverlapping(int64_t from_utc_ns, int64_t to_utc_ns);

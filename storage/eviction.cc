@@ -122,34 +122,32 @@ EvictionPlan PlanEvictions(const EvictionInputs& in, const EvictionPolicy& polic
 
 base::Result<EvictionPlan> PlanEvictions(Catalog& catalog, const EvictionPolicy& policy,
                                          int64_t now_utc_ns, int64_t budget_bytes) {
-  auto all_incidents = catalog.Incidents();
-  if (!all_incidents.ok()) return all_incidents.status();
   EvictionPlan plan;
   plan.complete = true;
   auto first = catalog.LocalSegments(LocalSegmentCursor{}, 1);
   if (!first.ok()) return first.status();
   if (first->empty()) return plan;
   // Only incidents whose evidence reaches the oldest segment on the disk can hold one back: a
-  // year's incidents, checked against every segment, would cost more than the segments.
-  std::vector<IncidentRecord> incidents;
-  for (IncidentRecord& incident : *all_incidents) {
-    if (incident.open() || incident.evidence_to_utc_ns() > first->front().segment.start_utc_ns) {
-      incidents.push_back(std::move(incident));
-    }
-  }
+  // year's incidents, read with their history and checked against every segment, would cost more
+  // than the segments.
+  auto incidents = catalog.IncidentsReaching(first->front().segment.start_utc_ns);
+  if (!incidents.ok()) return incidents.status();
   // Background past its retention is the first tier; once the scan is past the newest segment
   // that can be, the second tier follows in the scan's own order (oldest first).
   const int64_t past_retention_end_utc_ns =
       now_utc_ns - policy.background_retention_days * kNsPerDay;
   LocalSegmentCursor cursor;
-  for (;;) {
-    auto page = catalog.LocalSegments(cursor, kLocalSegmentsPage);
+  // Small first pages for a small budget (a pass usually needs a few dozen segments), larger
+  // ones for the whole disk.
+  int page_size = kFirstLocalSegmentsPage;
+  for (;; page_size = std::min(page_size * 2, kLastLocalSegmentsPage)) {
+    auto page = catalog.LocalSegments(cursor, page_size);
     if (!page.ok()) return page.status();
     for (const LocalSegment& local : *page) {
-      Classify(local.segment, local.server_copy ? &*local.server_copy : nullptr, incidents, policy,
+      Classify(local.segment, local.server_copy ? &*local.server_copy : nullptr, *incidents, policy,
                now_utc_ns, &plan);
     }
-    if (page->size() < static_cast<size_t>(kLocalSegmentsPage)) break;  // the whole disk seen
+    if (page->size() < static_cast<size_t>(page_size)) break;  // the whole disk seen
     cursor = page->back().cursor;
     int64_t first_tier = 0, background = 0;
     for (const EvictionCandidate& c : plan.candidates) {

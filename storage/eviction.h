@@ -86,8 +86,9 @@ EvictionPlan PlanEvictions(const EvictionInputs& inputs, const EvictionPolicy& p
 // holds and the budget, not the catalog's year of rows (bench/catalog-year).
 base::Result<EvictionPlan> PlanEvictions(Catalog& catalog, const EvictionPolicy& policy,
                                          int64_t now_utc_ns, int64_t budget_bytes = INT64_MAX);
-// Segments read per page.
-constexpr int kLocalSegmentsPage = 256;
+// Segments read per page: the first page, doubling up to the last.
+constexpr int kFirstLocalSegmentsPage = 64;
+constexpr int kLastLocalSegmentsPage = 1024;
 
 // Bytes to free now: 0 when free space is at least min_free_percent, else what brings it to
 // target_free_percent.
