@@ -35,6 +35,10 @@ base::Status ControlPlane::OpenAudit() {
   base::Log(base::Severity::kCritical,
             "audit log chain broken: kept as " + kept + ", a new chain starts: " + why,
             {{"AUDIT_LOG", kept}});
+  // Its signed head belongs to it, not to the new chain.
+  const std::string head = base::JoinPath(recorder_->config().data_dir, storage::kAuditHeadFile);
+  if (env_->Exists(head)) (void)std::rename(head.c_str(), (kept + ".audit-head").c_str());
+  audit_restarted_ = true;
   audit = storage::AuditLog::Open(*env_, *clock_, path);
   if (!audit.ok()) return audit.status();
   audit_ = std::move(audit).value();
@@ -49,6 +53,51 @@ base::Status ControlPlane::OpenAudit() {
   auto appended = audit_->Append(event);
   if (!appended.ok()) return appended.status();
   return base::Status::Ok();
+}
+
+void ControlPlane::AnchorAudit() {
+  const std::string head_path =
+      base::JoinPath(recorder_->config().data_dir, storage::kAuditHeadFile);
+  const storage::DeviceKey& key = recorder_->device_key();
+  // What the last run left: the log must still hold the entry its signed head names, or whole
+  // entries were cut off its end while the daemon was not running (the chain cannot show that).
+  std::string problem;
+  if (env_->Exists(head_path)) {
+    auto text = env_->ReadFile(head_path);
+    auto log = env_->ReadFile(audit_->path());
+    auto head = text.ok() ? storage::ParseAuditHead(*text)
+                          : base::Result<storage::AuditHead>(text.status());
+    if (!head.ok()) {
+      problem = head.message();
+    } else if (!log.ok()) {
+      problem = log.message();
+    } else {
+      storage::AuditHeadCheck check = storage::CheckAuditHead(*log, *head, key.public_key_pem());
+      problem = check.problem;
+    }
+  } else if (audit_->last_seq() > 0 && !audit_restarted_) {
+    problem = "the audit log has " + std::to_string(audit_->last_seq()) + " entries but no signed "
+              "head " + head_path + " (a first start of a build that writes one, or it was deleted)";
+  }
+  if (!problem.empty()) {
+    base::Log(base::Severity::kCritical, "audit log: " + problem, {{"AUDIT_LOG", audit_->path()}});
+    storage::AuditEvent event{"patrolrecd", "daemon", "audit-head-mismatch", head_path, "error", 0,
+                              problem};
+    (void)audit_->Append(event);
+  }
+  auto write_head = [this, head_path, &key](int64_t seq, const std::string& line_sha256) {
+    auto head = storage::MakeAuditHead(recorder_->config().device.id, seq, line_sha256,
+                                       clock_->NowUtcNs(), key);
+    base::Status written =
+        head.ok() ? env_->WriteFileDurably(head_path, storage::FormatAuditHead(*head), 0640)
+                  : head.status();
+    if (!written.ok()) {
+      base::LogError("audit log: the signed head was not written: " + written.message(),
+                     {{"AUDIT_LOG", head_path}});
+    }
+  };
+  write_head(audit_->last_seq(), audit_->last_line_hash());
+  audit_->set_on_appended(write_head);
 }
 
 base::Status ControlPlane::Open() {
@@ -74,6 +123,7 @@ base::Status ControlPlane::Open() {
                    audit_opened.message();
     return base::Status::Error(description_);
   }
+  AnchorAudit();
   // Changes no API request made (a trigger input, speed, a crash, the case-link deadline) go into
   // the audit log too: the server audits the requests, this the rest.
   duty_->add_on_change([this](const storage::IncidentRecord& incident, const std::string& change) {

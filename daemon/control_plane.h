@@ -19,6 +19,7 @@
 #include "daemon/recorder.h"
 #include "daemon/self_check.h"
 #include "daemon/uplink_service.h"
+#include "storage/audit_head.h"
 #include "storage/audit_log.h"
 
 namespace patrolrec::daemon {
@@ -70,6 +71,9 @@ class ControlPlane {
 
  private:
   base::Status OpenAudit();
+  // Checks the audit log against its signed head (storage/audit_head.h), records any mismatch as
+  // an entry, and from then on rewrites the head after every append.
+  void AnchorAudit();
   // The uplink service and GET /v1/uplink (docs/uplink.md).
   void OpenUplink();
   // The self-check, its routes, its alert (docs/self-check.md).
@@ -84,6 +88,7 @@ class ControlPlane {
   std::unique_ptr<storage::AuditLog> audit_;
   std::unique_ptr<Duty> duty_;
   std::unique_ptr<DiskGuard> disk_guard_;
+  bool audit_restarted_ = false;  // OpenAudit kept a broken log aside and began a new one
   std::unique_ptr<ApiServer> api_;
   std::unique_ptr<ControlRoutes> routes_;
   std::unique_ptr<UplinkService> uplink_;

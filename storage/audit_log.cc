@@ -246,7 +246,13 @@ Result<AuditEntry> AuditLog::Append(const AuditEvent& event) {
   }
   last_seq_ = entry.seq;
   last_hash_ = Sha256Hex(line);
+  if (on_appended_) on_appended_(last_seq_, last_hash_);
   return entry;
+}
+
+std::string AuditLog::last_line_hash() const {
+  std::lock_guard lock(mutex_);
+  return last_hash_;
 }
 
 Result<std::vector<AuditEntry>> AuditLog::ReadSince(int64_t after_seq, size_t max_entries) const {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -86,6 +87,14 @@ class AuditLog {
   base::Result<std::vector<AuditEntry>> ReadSince(int64_t after_seq, size_t max_entries) const;
 
   int64_t last_seq() const;
+  // SHA-256 of the last line (the next entry's prev); kAuditGenesisHash when empty.
+  std::string last_line_hash() const;
+  // Called after each entry is durable, with its seq and its line's hash, under the log's lock
+  // (so in the order of the entries): the signed head's writer (storage/audit_head.h).
+  void set_on_appended(std::function<void(int64_t seq, const std::string& line_sha256)> f) {
+    std::lock_guard lock(mutex_);
+    on_appended_ = std::move(f);
+  }
   const std::string& path() const { return path_; }
   // Where Open put a torn final line, or "" if there was none.
   const std::string& torn_tail_path() const { return torn_tail_path_; }
@@ -103,6 +112,7 @@ class AuditLog {
   int64_t last_seq_ = 0;                      // guarded by mutex_
   std::string last_hash_;                     // guarded by mutex_
   base::Status failed_;                       // guarded by mutex_; sticky
+  std::function<void(int64_t, const std::string&)> on_appended_;  // guarded by mutex_
 };
 
 }  // namespace patrolrec::storage

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "base/env.h"
+#include "storage/audit_head.h"
 #include "storage/audit_log.h"
 
 namespace {
@@ -57,7 +58,7 @@ constexpr char kUsage[] =
     "  camera stop NAME            stop one camera (refused during an incident)\n"
     "  events                      follow events, one line each, until Ctrl-C\n"
     "  audit list [--since SEQ]    the audit log (auditor, supervisor)\n"
-    "  audit verify FILE           check an audit log's hash chain offline\n"
+    "  audit verify FILE           check an audit log's hash chain and signed head offline\n"
     "\n"
     "Exit status: 0 done; 1 refused, failed or daemon unreachable; 2 usage error.\n";
 
@@ -1041,9 +1042,13 @@ constexpr char kEventsUsage[] =
     "Route: GET /v1/events (server-sent events; you see what your role may see).\n";
 
 constexpr char kVerifyUsage[] =
-    "Usage: patrolctl audit verify FILE\n\nChecks the hash chain of an audit log file offline "
-    "(no daemon, no token): every entry's hash, each link to the entry before, and the\n"
-    "sequence numbers. Exit status 0 if the whole file verifies, 1 at the first bad line.\n";
+    "Usage: patrolctl audit verify FILE [--head HEAD] [--public-key PEM]\n\nChecks the hash "
+    "chain of an audit log file offline (no daemon, no token): every entry's hash, each link to "
+    "the\nentry before, and the sequence numbers; then the signed head the daemon rewrites after "
+    "every entry\n(HEAD, default: audit-head beside FILE) with the device's public key (PEM, "
+    "default: device.pub.pem\nbeside FILE): entries cut off the end, which the chain alone "
+    "cannot show, are named. Exit status 0\nif the whole file and its head verify, 1 "
+    "otherwise.\n";
 
 struct EventsState {
   bool json = false;
@@ -1109,29 +1114,70 @@ int FollowEvents(const Options& options) {
   return Fail("the daemon ended the event stream");
 }
 
-int VerifyAudit(const std::string& path, bool as_json) {
-  auto report = patrolrec::storage::VerifyAuditLog(*patrolrec::base::Env::Default(), path);
+int VerifyAudit(const std::string& path, std::string head_path, std::string key_path,
+                bool as_json) {
+  patrolrec::base::Env& env = *patrolrec::base::Env::Default();
+  auto report = patrolrec::storage::VerifyAuditLog(env, path);
   if (!report.ok()) return Fail(report.message());
+  // The signed head beside the log (DATA_DIR/audit-head) and the device's public key beside it
+  // (DATA_DIR/device.pub.pem) unless given: they show whole entries cut off the end.
+  const std::string dir = patrolrec::base::DirName(path);
+  const bool head_given = !head_path.empty();
+  if (head_path.empty()) head_path = patrolrec::base::JoinPath(dir, patrolrec::storage::kAuditHeadFile);
+  if (key_path.empty()) key_path = patrolrec::base::JoinPath(dir, "device.pub.pem");
+  std::string head_problem;
+  bool head_checked = false;
+  if (head_given || env.Exists(head_path)) {
+    auto text = env.ReadFile(head_path);
+    auto key = env.ReadFile(key_path);
+    auto log = env.ReadFile(path);
+    auto head = text.ok() ? patrolrec::storage::ParseAuditHead(*text)
+                          : patrolrec::base::Result<patrolrec::storage::AuditHead>(text.status());
+    if (!head.ok()) {
+      head_problem = head.message();
+    } else if (!key.ok()) {
+      head_problem = "the device's public key: " + key.message() + " (give it with --public-key)";
+    } else if (!log.ok()) {
+      head_problem = log.message();
+    } else {
+      head_problem = patrolrec::storage::CheckAuditHead(*log, *head, *key).problem;
+    }
+    head_checked = true;
+  }
+  const bool ok = report->ok() && head_problem.empty();
   if (as_json) {
     json out = {{"file", path},
-                {"ok", report->ok()},
+                {"ok", ok},
                 {"good_entries", report->good_entries},
-                {"last_seq", report->last_seq}};
+                {"last_seq", report->last_seq},
+                {"head", head_checked ? json(head_path) : json(nullptr)}};
     if (!report->ok()) {
       out["bad_line"] = report->bad_line;
       out["problem"] = report->problem;
       out["torn_tail"] = report->torn_tail;
     }
+    if (!head_problem.empty()) out["head_problem"] = head_problem;
     std::printf("%s\n", out.dump().c_str());
-  } else if (report->ok()) {
-    std::printf("%s: %lld entries, the chain verifies (last seq %lld)\n", path.c_str(),
-                static_cast<long long>(report->good_entries),
-                static_cast<long long>(report->last_seq));
   } else {
-    std::printf("%s: BROKEN after %lld good entries\n  %s\n", path.c_str(),
-                static_cast<long long>(report->good_entries), report->problem.c_str());
+    if (report->ok()) {
+      std::printf("%s: %lld entries, the chain verifies (last seq %lld)\n", path.c_str(),
+                  static_cast<long long>(report->good_entries),
+                  static_cast<long long>(report->last_seq));
+    } else {
+      std::printf("%s: BROKEN after %lld good entries\n  %s\n", path.c_str(),
+                  static_cast<long long>(report->good_entries), report->problem.c_str());
+    }
+    if (!head_checked) {
+      std::printf("  no signed head (%s): entries cut off the end would not show\n",
+                  head_path.c_str());
+    } else if (head_problem.empty()) {
+      std::printf("  the signed head %s verifies: nothing is missing at the end\n",
+                  head_path.c_str());
+    } else {
+      std::printf("  HEAD: %s\n", head_problem.c_str());
+    }
   }
-  return report->ok() ? 0 : 1;
+  return ok ? 0 : 1;
 }
 
 }  // namespace
@@ -1206,7 +1252,10 @@ int main(int argc, char** argv) {
 
   if (name == "audit verify" || name == "events") {
     Args args;
-    if (auto error = ParseArgs(argc, argv, i, {}, {}, &args)) {
+    const std::set<std::string> with_value =
+        name == "audit verify" ? std::set<std::string>{"--head", "--public-key"}
+                               : std::set<std::string>{};
+    if (auto error = ParseArgs(argc, argv, i, with_value, {}, &args)) {
       return UsageError(*error, "patrolctl " + name + " --help");
     }
     if (args.help) {
@@ -1217,7 +1266,11 @@ int main(int argc, char** argv) {
       if (args.positional.size() != 1) {
         return UsageError("audit verify needs exactly one FILE", "patrolctl audit verify --help");
       }
-      return VerifyAudit(args.positional[0], options.json);
+      auto last = [&](const char* option) {
+        auto it = args.options.find(option);
+        return it == args.options.end() ? std::string() : it->second.back();
+      };
+      return VerifyAudit(args.positional[0], last("--head"), last("--public-key"), options.json);
     }
     if (!args.positional.empty()) return UsageError("events takes no arguments");
   }

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
 #include <future>
 #include <set>
@@ -397,6 +398,60 @@ TEST_F(ControlTest, AnEditedAuditLogIsDetectedKeptAsideAndANewChainStarted) {
   std::getline(again, first_line);
   EXPECT_THAT(first_line, HasSubstr("audit-log-broken"));
   EXPECT_THAT(first_line, HasSubstr("audit.log.broken-"));
+}
+
+// Whole entries cut off the end of the audit log still chain; the signed head the daemon
+// rewrites after every entry (storage/audit_head.h) shows the cut, to `patrolctl audit verify`
+// offline and to the daemon at its next start, which records it as an entry.
+TEST_F(ControlTest, EntriesCutOffTheEndOfTheAuditLogAreShownByItsSignedHead) {
+  StartDaemon(TestConfig(dir_.path()));
+  ASSERT_EQ(Call("POST", "/v1/record", "officer", {{"action", "start"}}).status, 200);
+  ASSERT_EQ(Call("POST", "/v1/record", "officer", {{"action", "stop"}}).status, 409);
+  ASSERT_EQ(Call("POST", "/v1/record", "officer", {{"action", "start"}}).status, 200);
+  StopDaemon();
+  const std::string path = dir_ / "audit.log";
+  auto verify = [&] {
+    return testing::RunCommand({testing::BinaryPath("patrolctl"), "audit", "verify", path});
+  };
+  auto intact = verify();
+  EXPECT_EQ(intact.exit_code, 0) << intact.output;
+  EXPECT_THAT(intact.output, HasSubstr("the signed head"));
+  EXPECT_THAT(intact.output, HasSubstr("nothing is missing at the end"));
+
+  // Somebody removes the last two entries (the refused stop and the start after it).
+  std::string log = *base::Env::Default()->ReadFile(path);
+  const int64_t entries = std::count(log.begin(), log.end(), '\n');
+  ASSERT_GE(entries, 3);
+  size_t cut = log.size() - 1;
+  for (int i = 0; i < 2; ++i) cut = log.rfind('\n', cut - 1);
+  testing::WriteTextFile(path, log.substr(0, cut + 1));
+  auto chain = storage::VerifyAuditLog(*base::Env::Default(), path);
+  ASSERT_TRUE(chain.ok());
+  EXPECT_TRUE(chain->ok()) << "the shorter log still chains";
+  auto cut_off = verify();
+  EXPECT_EQ(cut_off.exit_code, 1) << cut_off.output;
+  EXPECT_THAT(cut_off.output,
+              HasSubstr("entries " + std::to_string(entries - 1) + " to " +
+                        std::to_string(entries) + " are missing at the end of the log"));
+
+  // The next start says so in the log itself, then anchors the new end.
+  StartDaemon(TestConfig(dir_.path()));
+  StopDaemon();
+  std::string after = *base::Env::Default()->ReadFile(path);
+  EXPECT_THAT(after, HasSubstr("audit-head-mismatch"));
+  EXPECT_THAT(after, HasSubstr("are missing at the end of the log"));
+  auto anchored = verify();
+  EXPECT_EQ(anchored.exit_code, 0) << anchored.output;
+  // An edited head does not verify.
+  const std::string head_path = dir_ / "audit-head";
+  std::string head = *base::Env::Default()->ReadFile(head_path);
+  const size_t seq = head.find("seq=");
+  ASSERT_NE(seq, std::string::npos);
+  head.replace(seq, 5, "seq=9");
+  testing::WriteTextFile(head_path, head);
+  auto forged = verify();
+  EXPECT_EQ(forged.exit_code, 1) << forged.output;
+  EXPECT_THAT(forged.output, HasSubstr("HEAD:"));
 }
 
 TEST_F(ControlTest, TheLightBarOpensAnIncidentAndRestartsStoppedCameras) {
