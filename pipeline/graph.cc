@@ -3,6 +3,7 @@
 #include <glib.h>
 
 #include <algorithm>
+#include <cstdint>
 
 namespace patrolrec::pipeline {
 
@@ -86,6 +87,12 @@ std::string SourceDescription(const CameraSpec& spec) {
 
 }  // namespace
 
+int ThumbnailHeight(const CameraSpec& spec) {
+  if (spec.width <= 0 || spec.height <= 0) return kThumbnailWidth * 9 / 16;
+  const int64_t h = (int64_t{kThumbnailWidth} * spec.height + spec.width / 2) / spec.width;
+  return std::max(2, static_cast<int>(h + (h & 1)));
+}
+
 std::string BuildGraphDescription(const CameraSpec& spec, const EncoderChoice& encoder,
                                   const std::string& aac_encoder, const GraphOptions& options) {
   // Overlay text size follows the picture height so it stays legible on small cabin cameras.
@@ -103,6 +110,7 @@ std::string BuildGraphDescription(const CameraSpec& spec, const EncoderChoice& e
                        " ! videorate drop-only=true ! videoscale ! videoconvert ! "
                        "video/x-raw,format=I420,width=" +
                        std::to_string(kThumbnailWidth) +
+                       ",height=" + std::to_string(ThumbnailHeight(spec)) +
                        ",pixel-aspect-ratio=1/1,framerate=1/1 ! jpegenc quality=70 ! "
                        "appsink name=thumb " +
                        kQuietSink;

@@ -47,6 +47,11 @@ struct GraphOptions {
 
 // The thumbnail branch's width; the height follows the picture's aspect ratio.
 constexpr int kThumbnailWidth = 320;
+// The thumbnail's height for this camera: the configured picture's aspect ratio at
+// kThumbnailWidth, rounded to even. It is fixed in the branch's caps rather than left to
+// videoscale, whose fixation overflows on the pixel-aspect-ratio range some V4L2 drivers
+// (vivid) report and then fails the whole camera.
+int ThumbnailHeight(const CameraSpec& spec);
 
 std::string BuildGraphDescription(const CameraSpec& spec, const EncoderChoice& encoder,
                                   const std::string& aac_encoder, const GraphOptions& options);

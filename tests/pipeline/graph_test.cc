@@ -2,8 +2,13 @@
 // that names a missing element or a bad property fails here, not in a car.
 #include "pipeline/graph.h"
 
+#include <gst/app/gstappsink.h>
+#include <unistd.h>
 #include <gst/gst.h>
 #include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
 
 #include "pipeline/encoder.h"
 
@@ -98,6 +103,65 @@ TEST_F(GraphTest, ThumbnailBranchHangsOffTheRawVideoBeforeTheOverlays) {
   d = BuildGraphDescription(spec, {"x264enc", false}, "", {});
   EXPECT_EQ(d.find("name=thumb"), std::string::npos);
   EXPECT_EQ(ParseError(d), "");
+}
+
+// Found by the appliance's boot test: vivid's V4L2 caps carry a pixel-aspect-ratio range, and a
+// thumbnail branch that left its height to videoscale failed negotiation ("integer overflow")
+// and with it the whole camera. Here the source states the extreme ratio itself.
+TEST_F(GraphTest, ThumbnailBranchNegotiatesWhateverPixelAspectRatioTheSourceReports) {
+  CameraSpec spec;
+  spec.name = "cabin-front";
+  spec.width = 640;
+  spec.height = 360;
+  EXPECT_EQ(ThumbnailHeight(spec), 180);
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("graph-par-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  GraphOptions options;
+  options.text_track = false;
+  options.location_pattern = (dir / "seg-%05d.mp4").string();
+  std::string d = BuildGraphDescription(spec, {"x264enc", false}, "", options);
+  const std::string caps = "video/x-raw,width=640,height=360,framerate=30/1";
+  const size_t at = d.find(caps);
+  ASSERT_NE(at, std::string::npos) << d;
+  d.insert(at + caps.size(), ",pixel-aspect-ratio=2147483647/1");
+
+  GError* error = nullptr;
+  GstElement* pipeline = gst_parse_launch(d.c_str(), &error);
+  ASSERT_EQ(error, nullptr) << error->message;
+  GstElement* thumb = gst_bin_get_by_name(GST_BIN(pipeline), "thumb");
+  ASSERT_NE(thumb, nullptr);
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  GstBus* bus = gst_element_get_bus(pipeline);
+  std::string failure;
+  GstSample* sample = nullptr;
+  for (int i = 0; i < 50 && sample == nullptr && failure.empty(); ++i) {
+    if (GstMessage* m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR)) {
+      GError* e = nullptr;
+      gst_message_parse_error(m, &e, nullptr);
+      failure = e->message;
+      g_error_free(e);
+      gst_message_unref(m);
+      break;
+    }
+    sample = gst_app_sink_try_pull_sample(GST_APP_SINK(thumb), 100 * GST_MSECOND);
+  }
+  EXPECT_EQ(failure, "");
+  ASSERT_NE(sample, nullptr) << "no thumbnail within 5 s";
+  // The thumbnail keeps the camera's picture shape whatever ratio the source claims: left to
+  // videoscale, the height came out as 1 pixel here, or failed negotiation outright on vivid.
+  GstStructure* s = gst_caps_get_structure(gst_sample_get_caps(sample), 0);
+  int width = 0, height = 0;
+  gst_structure_get_int(s, "width", &width);
+  gst_structure_get_int(s, "height", &height);
+  EXPECT_EQ(width, 320);
+  EXPECT_EQ(height, 180);
+  gst_sample_unref(sample);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(bus);
+  gst_object_unref(thumb);
+  gst_object_unref(pipeline);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(GraphTest, QuotesValuesWithSpacesAndQuotes) {
