@@ -2,8 +2,12 @@
 
 #include <glib.h>
 #include <gst/app/gstappsink.h>
+#include <gst/video/video.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <set>
 #include <utility>
 
 #include "base/log.h"
@@ -119,6 +123,16 @@ void CameraPipeline::Start() {
     g_signal_connect(thumb, "new-sample", G_CALLBACK(&CameraPipeline::OnThumbnailSample), this);
     gst_object_unref(thumb);
   }
+  if (GstElement* probe = gst_bin_get_by_name(GST_BIN(pipeline_), "probe")) {
+    g_object_set(probe, "emit-signals", TRUE, nullptr);
+    g_signal_connect(probe, "new-sample", G_CALLBACK(&CameraPipeline::OnProbeSample), this);
+    gst_object_unref(probe);
+  }
+  {
+    std::lock_guard lock(probe_mutex_);
+    previous_probe_frame_.clear();
+  }
+  ApplySimulatedFaults();
   if (GstElement* track = gst_bin_get_by_name(GST_BIN(pipeline_), "track")) {
     track_.Attach(track);
     gst_object_unref(track);
@@ -291,6 +305,7 @@ gboolean CameraPipeline::OnWatchdog(gpointer self) {
 GstPadProbeReturn CameraPipeline::OnVideoBuffer(GstPad*, GstPadProbeInfo*, gpointer self) {
   auto* camera = static_cast<CameraPipeline*>(self);
   camera->frames_seen_.fetch_add(1, std::memory_order_relaxed);
+  camera->frames_total_.fetch_add(1, std::memory_order_relaxed);
   camera->last_frame_monotonic_ns_.store(camera->clock_->MonotonicNs(), std::memory_order_relaxed);
   return GST_PAD_PROBE_OK;
 }
@@ -346,6 +361,115 @@ GstFlowReturn CameraPipeline::OnThumbnailSample(GstElement* sink, gpointer self)
   return GST_FLOW_OK;
 }
 
+namespace {
+// Four samples a second: 20 s of picture or 80 intervals of sound at most wait to be drained.
+constexpr size_t kMaxQueuedSamples = 80;
+template <typename T>
+void AppendBounded(std::vector<T>& queue, T sample) {
+  if (queue.size() >= kMaxQueuedSamples) queue.erase(queue.begin());
+  queue.push_back(std::move(sample));
+}
+}  // namespace
+
+GstFlowReturn CameraPipeline::OnProbeSample(GstElement* sink, gpointer self) {
+  // The probe branch's streaming thread, kProbeFps times a second: one pass over a small grey
+  // picture, then a copy of it for the next frame's comparison.
+  auto* camera = static_cast<CameraPipeline*>(self);
+  while (camera->block_side_branches_.load()) g_usleep(10'000);  // tests; TearDown releases it
+  GstSample* sample = gst_app_sink_try_pull_sample(GST_APP_SINK(sink), 0);
+  if (!sample) return GST_FLOW_OK;
+  GstBuffer* buffer = gst_sample_get_buffer(sample);
+  GstVideoInfo info;
+  GstMapInfo map;
+  if (buffer && gst_video_info_from_caps(&info, gst_sample_get_caps(sample)) &&
+      gst_buffer_map(buffer, &map, GST_MAP_READ)) {
+    const int width = GST_VIDEO_INFO_WIDTH(&info), height = GST_VIDEO_INFO_HEIGHT(&info);
+    const int stride = GST_VIDEO_INFO_PLANE_STRIDE(&info, 0);
+    if (width > 0 && height > 0 && map.size >= static_cast<size_t>(stride) * height) {
+      const size_t frame_bytes = static_cast<size_t>(width) * height;
+      std::vector<uint8_t>& previous = camera->previous_probe_frame_;
+      PictureSample picture;
+      picture.utc_ns = camera->clock_->NowUtcNs();
+      picture.stats = MeasurePicture(map.data, width, height, stride,
+                                     previous.size() == frame_bytes ? previous.data() : nullptr);
+      previous.resize(frame_bytes);
+      for (int y = 0; y < height; ++y) {
+        std::memcpy(previous.data() + static_cast<size_t>(y) * width,
+                    map.data + static_cast<size_t>(y) * stride, width);
+      }
+      std::lock_guard lock(camera->probe_mutex_);
+      AppendBounded(camera->picture_samples_, std::move(picture));
+    }
+    gst_buffer_unmap(buffer, &map);
+  }
+  gst_sample_unref(sample);
+  return GST_FLOW_OK;
+}
+
+std::vector<PictureSample> CameraPipeline::TakePictureSamples() {
+  std::lock_guard lock(probe_mutex_);
+  return std::exchange(picture_samples_, {});
+}
+
+std::vector<AudioSample> CameraPipeline::TakeAudioSamples() {
+  std::lock_guard lock(probe_mutex_);
+  return std::exchange(audio_samples_, {});
+}
+
+std::string CameraPipeline::SimulateFault(const std::string& fault) {
+  static const std::set<std::string> kVideo = {"cover", "black", "freeze"};
+  static const std::set<std::string> kAudio = {"mute", "clip"};
+  if (spec_.source != Source::kTest) {
+    return "camera \"" + spec_.name +
+           "\" is not a synthetic (test) camera: cover its lens or unplug it for real";
+  }
+  if (fault == "none") {
+    simulated_video_fault_.clear();
+    simulated_audio_fault_.clear();
+  } else if (kVideo.count(fault)) {
+    simulated_video_fault_ = fault;
+  } else if (kAudio.count(fault)) {
+    if (spec_.audio != Audio::kTest) {
+      return "camera \"" + spec_.name + "\" has no test tone to " + fault;
+    }
+    simulated_audio_fault_ = fault;
+  } else {
+    return "unknown fault \"" + fault + "\": expected cover, black, freeze, mute, clip or none";
+  }
+  ApplySimulatedFaults();
+  return "";
+}
+
+void CameraPipeline::ApplySimulatedFaults() {
+  if (!pipeline_ || spec_.source != Source::kTest) return;
+  if (GstElement* src = gst_bin_get_by_name(GST_BIN(pipeline_), "src")) {
+    // "cover": a dark grey with no texture (a hand or a cap over the lens); "freeze": a still
+    // colour chart; otherwise the configured, moving pattern.
+    const std::string& fault = simulated_video_fault_;
+    // videotestsrc draws "ball" in the foreground colour: white again unless covering.
+    g_object_set(src, "foreground-color", 0xffffffffu, nullptr);
+    if (fault == "cover") {
+      gst_util_set_object_arg(G_OBJECT(src), "pattern", "solid-color");
+      g_object_set(src, "foreground-color", 0xff1c1c1cu, nullptr);
+    } else if (fault == "black") {
+      gst_util_set_object_arg(G_OBJECT(src), "pattern", "black");
+    } else if (fault == "freeze") {
+      gst_util_set_object_arg(G_OBJECT(src), "pattern", "colors");
+    } else {
+      gst_util_set_object_arg(G_OBJECT(src), "pattern", spec_.pattern.c_str());
+    }
+    gst_object_unref(src);
+  }
+  if (GstElement* asrc = gst_bin_get_by_name(GST_BIN(pipeline_), "asrc")) {
+    if (spec_.audio == Audio::kTest) {
+      const std::string& fault = simulated_audio_fault_;
+      gst_util_set_object_arg(G_OBJECT(asrc), "wave", fault == "clip" ? "square" : "sine");
+      g_object_set(asrc, "volume", fault == "mute" ? 0.0 : fault == "clip" ? 1.0 : 0.2, nullptr);
+    }
+    gst_object_unref(asrc);
+  }
+}
+
 Thumbnail CameraPipeline::LatestThumbnail() const {
   std::lock_guard lock(thumbnail_mutex_);
   return thumbnail_;
@@ -397,6 +521,27 @@ gchar* CameraPipeline::OnFormatLocation(GstElement*, guint, GstSample* first_sam
 void CameraPipeline::HandleElementMessage(GstMessage* message) {
   const GstStructure* s = gst_message_get_structure(message);
   if (!s) return;
+  if (gst_structure_has_name(s, "level")) {
+    // The audio probe: one channel (the graph makes it mono). GValueArray is deprecated, but
+    // it is what level posts.
+    AudioSample audio;
+    audio.utc_ns = clock_->NowUtcNs();
+    G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+    auto first = [s](const char* field) {
+      const GValue* list = gst_structure_get_value(s, field);
+      if (!list || !G_VALUE_HOLDS_BOXED(list)) return -200.0;
+      auto* array = static_cast<GValueArray*>(g_value_get_boxed(list));
+      if (!array || array->n_values == 0) return -200.0;
+      const double db = g_value_get_double(g_value_array_get_nth(array, 0));
+      return std::isfinite(db) ? std::max(-200.0, db) : -200.0;
+    };
+    G_GNUC_END_IGNORE_DEPRECATIONS
+    audio.rms_db = first("rms");
+    audio.peak_db = first("peak");
+    std::lock_guard lock(probe_mutex_);
+    AppendBounded(audio_samples_, audio);
+    return;
+  }
   const bool opened = gst_structure_has_name(s, "splitmuxsink-fragment-opened");
   const bool closed = gst_structure_has_name(s, "splitmuxsink-fragment-closed");
   if (!opened && !closed) return;

@@ -18,6 +18,7 @@
 
 #include "base/clock.h"
 #include "pipeline/camera_spec.h"
+#include "pipeline/picture_probe.h"
 #include "pipeline/graph.h"
 #include "pipeline/segment_order.h"
 #include "pipeline/timed_text.h"
@@ -98,6 +99,23 @@ class CameraPipeline {
   // kept across restarts: its time says how old it is. Thread-safe.
   Thumbnail LatestThumbnail() const;
 
+  // The probe samples (picture: from the "probe" branch's streaming thread; sound: from the
+  // "alevel" bus messages) that arrived since the last call, oldest first, for the daemon's
+  // health monitor to drain on its main loop. At most a few seconds' worth is kept, so a
+  // monitor that stops draining costs a bounded amount of memory. Thread-safe.
+  std::vector<PictureSample> TakePictureSamples();
+  std::vector<AudioSample> TakeAudioSamples();
+  // Video frames seen by the recording branch since the camera object was made (all restarts).
+  uint64_t frames_total() const { return frames_total_.load(std::memory_order_relaxed); }
+
+  // Stages a fault on a synthetic (test-source) camera, as a covered lens or a muted microphone
+  // would look: "cover" (dark, featureless), "black", "freeze" (a still, textured picture),
+  // "mute" (silence), "clip" (a full-scale square wave), "none" (back to normal). Kept across
+  // restarts. Returns "" or why it cannot (not a test camera, no test tone, unknown fault).
+  std::string SimulateFault(const std::string& fault);
+  const std::string& simulated_video_fault() const { return simulated_video_fault_; }
+  const std::string& simulated_audio_fault() const { return simulated_audio_fault_; }
+
   // Holds the side branches' consumers (thumbnail, probes) in their streaming thread until
   // released, as a stuck consumer would (tests: the recording must go on regardless).
   void BlockSideBranchesForTesting(bool block) { block_side_branches_ = block; }
@@ -118,6 +136,8 @@ class CameraPipeline {
   static GstPadProbeReturn OnVideoBuffer(GstPad* pad, GstPadProbeInfo* info, gpointer self);
   static GstPadProbeReturn OnVideoToMuxer(GstPad* pad, GstPadProbeInfo* info, gpointer self);
   static GstFlowReturn OnThumbnailSample(GstElement* sink, gpointer self);
+  static GstFlowReturn OnProbeSample(GstElement* sink, gpointer self);
+  void ApplySimulatedFaults();
   static gboolean OnWatchdog(gpointer self);
   static gboolean OnRetry(gpointer self);
   static gboolean OnStopTimeout(gpointer self);
@@ -158,6 +178,14 @@ class CameraPipeline {
   mutable std::mutex thumbnail_mutex_;
   Thumbnail thumbnail_;  // written by the thumbnail branch's streaming thread
 
+  mutable std::mutex probe_mutex_;
+  std::vector<PictureSample> picture_samples_;  // appended by the probe branch's thread
+  std::vector<AudioSample> audio_samples_;
+  std::vector<uint8_t> previous_probe_frame_;  // the probe branch's thread only
+  std::string simulated_video_fault_;          // "" = none
+  std::string simulated_audio_fault_;
+
+  std::atomic<uint64_t> frames_total_{0};
   std::atomic<uint64_t> frames_seen_{0};
   std::atomic<int64_t> last_frame_monotonic_ns_{0};
   // Running time just past the last video frame sent to splitmuxsink (its streaming thread).

@@ -87,6 +87,8 @@ std::string SourceDescription(const CameraSpec& spec) {
 
 }  // namespace
 
+static_assert(kProbeWidth == kThumbnailWidth, "the probe picture shares the thumbnail's height");
+
 int ThumbnailHeight(const CameraSpec& spec) {
   if (spec.width <= 0 || spec.height <= 0) return kThumbnailWidth * 9 / 16;
   const int64_t h = (int64_t{kThumbnailWidth} * spec.height + spec.width / 2) / spec.width;
@@ -115,6 +117,17 @@ std::string BuildGraphDescription(const CameraSpec& spec, const EncoderChoice& e
                        "appsink name=thumb " +
                        kQuietSink;
     }
+    if (options.probes) {
+      // Grey only: the probes look at luma. videorate first, so that only kProbeFps frames a
+      // second are scaled at all.
+      side_branches += " raw. ! " + std::string(kLeakyQueue) +
+                       " ! videorate drop-only=true ! videoscale ! videoconvert ! "
+                       "video/x-raw,format=GRAY8,width=" +
+                       std::to_string(kProbeWidth) +
+                       ",height=" + std::to_string(ThumbnailHeight(spec)) +
+                       ",pixel-aspect-ratio=1/1,framerate=" + std::to_string(kProbeFps) +
+                       "/1 ! appsink name=probe " + kQuietSink;
+    }
     if (!side_branches.empty()) d += " ! tee name=raw";
     d +=
         " ! videoconvert ! clockoverlay name=clock time-format=\"%Y-%m-%d %H:%M:%S %Z\""
@@ -132,7 +145,9 @@ std::string BuildGraphDescription(const CameraSpec& spec, const EncoderChoice& e
     d += spec.audio == Audio::kTest
              ? " audiotestsrc name=asrc is-live=true wave=sine freq=440 volume=0.2"
              : " alsasrc name=asrc device=" + QuoteForLaunch(spec.alsa_device);
-    d += " ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 ! " + aac_encoder +
+    d += std::string(" ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 ! ") +
+         (options.probes ? "level name=alevel interval=250000000 post-messages=true ! " : "") +
+         aac_encoder +
          " ! queue name=aq ! split.audio_0";
   }
   if (options.text_track) {

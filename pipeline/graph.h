@@ -9,6 +9,9 @@
 //           branches each start with a leaky one-buffer queue so that they can never hold the
 //           recording back (a slow or stopped consumer loses its own frames, nothing else)
 //   "thumb" appsink of the thumbnail branch: a 320 px wide JPEG once a second
+//   "probe" appsink of the health probes' branch: a 320 px wide GRAY8 picture 4 times a second
+//           (pipeline/picture_probe.h)
+//   "alevel" level element on the audio path (RMS and peak every 250 ms, as bus messages)
 //   "track" appsrc of the timed-text (subtitle) track with the position line; the application
 //           must feed it (pipeline/timed_text.h): under bare gst-launch-1.0 nothing does, and
 //           splitmuxsink would hold the video back waiting for text. bench/cpu-per-camera
@@ -21,6 +24,7 @@
 
 #include "pipeline/camera_spec.h"
 #include "pipeline/encoder.h"
+#include "pipeline/picture_probe.h"
 
 namespace patrolrec::pipeline {
 
@@ -43,6 +47,9 @@ struct GraphOptions {
   // The thumbnail branch off "raw" (not on passthrough cameras). The benchmark turns it off to
   // measure what it costs.
   bool thumbnail = true;
+  // The health probes: the "probe" branch off "raw" (not on passthrough cameras) and the
+  // "alevel" level element on the audio path. The benchmark turns them off to measure them.
+  bool probes = true;
 };
 
 // The thumbnail branch's width; the height follows the picture's aspect ratio.

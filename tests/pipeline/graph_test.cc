@@ -92,6 +92,7 @@ TEST_F(GraphTest, ThumbnailBranchHangsOffTheRawVideoBeforeTheOverlays) {
 
   GraphOptions options;
   options.thumbnail = false;
+  options.probes = false;
   d = BuildGraphDescription(spec, {"x264enc", false}, "", options);
   EXPECT_EQ(d.find("tee name=raw"), std::string::npos);
   EXPECT_EQ(ParseError(d), "");
@@ -102,6 +103,37 @@ TEST_F(GraphTest, ThumbnailBranchHangsOffTheRawVideoBeforeTheOverlays) {
   spec.overlay = false;
   d = BuildGraphDescription(spec, {"x264enc", false}, "", {});
   EXPECT_EQ(d.find("name=thumb"), std::string::npos);
+  EXPECT_EQ(ParseError(d), "");
+}
+
+TEST_F(GraphTest, ProbeBranchIsSmallGreyAndFewPerSecondBeforeTheOverlaysWithALevelOnTheSound) {
+  CameraSpec spec;
+  spec.name = "cabin";
+  spec.width = 640;
+  spec.height = 480;
+  spec.audio = Audio::kTest;
+  std::string d = BuildGraphDescription(spec, {"x264enc", false}, "avenc_aac", {});
+  EXPECT_EQ(ParseError(d), "");
+  const size_t probe = d.find("appsink name=probe");
+  ASSERT_NE(probe, std::string::npos) << d;
+  // Its own leaky queue off the raw tee, 4 frames a second, GRAY8 320x240, never blocking.
+  const size_t branch = d.rfind("raw. ! queue leaky=downstream max-size-buffers=1", probe);
+  ASSERT_NE(branch, std::string::npos) << d;
+  const std::string text = d.substr(branch, probe - branch);
+  EXPECT_NE(text.find("videorate drop-only=true"), std::string::npos) << text;
+  EXPECT_NE(text.find("format=GRAY8,width=320,height=240"), std::string::npos) << text;
+  EXPECT_NE(text.find("framerate=4/1"), std::string::npos) << text;
+  EXPECT_NE(d.find("appsink name=probe drop=true max-buffers=1 sync=false async=false"),
+            std::string::npos);
+  EXPECT_LT(d.find("tee name=raw"), d.find("clockoverlay"));
+  EXPECT_LT(d.find("level name=alevel"), d.find("avenc_aac"));
+
+  GraphOptions options;
+  options.probes = false;  // bench/probe-cpu's reference
+  d = BuildGraphDescription(spec, {"x264enc", false}, "avenc_aac", options);
+  EXPECT_EQ(d.find("name=probe"), std::string::npos);
+  EXPECT_EQ(d.find("level"), std::string::npos);
+  EXPECT_NE(d.find("appsink name=thumb"), std::string::npos);
   EXPECT_EQ(ParseError(d), "");
 }
 
