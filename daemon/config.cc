@@ -70,7 +70,8 @@ const std::vector<std::string> kUplinkKeys = {"endpoint",
 const std::vector<std::string> kUserKeys = {"role", "token_sha256"};
 const std::vector<std::string> kCameraKeys = {"source",    "url",          "device",  "format",
                                               "clip",      "pattern",      "width",   "height",
-                                              "framerate", "bitrate_kbps", "overlay", "audio"};
+                                              "framerate", "bitrate_kbps", "overlay", "audio",
+                                              "view"};
 
 // videotestsrc's pattern names (GStreamer 1.22). Checked here so that a typo is reported with
 // its line at start-up, not as a pipeline error when the camera starts.
@@ -897,6 +898,9 @@ CameraConfig ReadCamera(const Section& section, Errors& errors) {
   reader.Int("framerate", 1, 120, &camera.framerate);
   reader.Int("bitrate_kbps", 100, 50000, &camera.bitrate_kbps);
   reader.Bool("overlay", &camera.overlay);
+  camera.cabin = camera.name.rfind("cabin", 0) == 0;
+  reader.Choice("view", std::vector<std::pair<std::string, bool>>{{"road", false}, {"cabin", true}},
+                &camera.cabin);
   if (const Entry* audio = reader.Get("audio")) {
     if (audio->value == "none") {
       camera.audio = AudioKind::kNone;
@@ -1171,6 +1175,7 @@ Config DemoConfig(const std::string& data_dir, int segment_seconds) {
   front.width = 640, front.height = 360, front.framerate = 30;
   front.bitrate_kbps = 800;
   front.audio = AudioKind::kTest;
+  front.cabin = true;
   config.cameras.push_back(front);
 
   // "ball" again: of videotestsrc's patterns only ball and snow move, and snow (random noise)
@@ -1251,6 +1256,7 @@ std::string FormatConfig(const Config& config) {
     line("framerate", std::to_string(camera.framerate));
     line("bitrate_kbps", std::to_string(camera.bitrate_kbps));
     line("overlay", camera.overlay ? "true" : "false");
+    line("view", camera.cabin ? "cabin" : "road");
     switch (camera.audio) {
       case AudioKind::kNone:
         line("audio", "none");

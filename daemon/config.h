@@ -50,6 +50,10 @@ struct CameraConfig {
   bool overlay = true;                   // time/plate/GPS text; false + H.264 source = no re-encode
   AudioKind audio = AudioKind::kNone;
   std::string alsa_device;  // audio = alsa:<pcm>: the PCM, e.g. "hw:1,0"
+  // What the camera looks at: the cabin (its scene should never change at once, so the "moved"
+  // probe watches it always) or the road (watched only while the car stands still). Default:
+  // cabin for a name starting with "cabin", road otherwise.
+  bool cabin = false;
 
   bool operator==(const CameraConfig&) const = default;
 };
@@ -100,6 +104,8 @@ struct HealthConfig {
   // The self-check runs at the start of duty, at every dispatch, on request and every this many
   // hours, 0..168 (0: not periodically). 24 = daily.
   int selfcheck_interval_hours = 24;
+  // The probes run (not a file key: `patrolrecd --no-probes`, for bench/probe-cpu only).
+  bool probes = true;
 
   bool operator==(const HealthConfig&) const = default;
 };

@@ -56,6 +56,7 @@ constexpr char kUsage[] =
     "  --print-pipelines     print each camera's GStreamer graph and exit\n"
     "  --print-config        print the configuration in effect (options applied) and exit\n"
     "  --quiet               no line per sealed segment on stdout\n"
+    "  --no-probes           no health probes (bench/probe-cpu measures what they cost)\n"
     "  --verbose             log every state change to stderr too (under systemd every record\n"
     "                        goes to the journal whatever this says)\n"
     "  --recover-only        recover and seal what a crash left, rebuild the catalog, report\n"
@@ -79,6 +80,7 @@ struct Options {
   bool print_config = false;
   std::string gpsd;
   bool quiet = false;
+  bool no_probes = false;
   bool recover_only = false;
   bool verbose = false;
 };
@@ -173,6 +175,8 @@ int main(int argc, char** argv) {
       options.gpsd = v;
     } else if (arg == "--quiet") {
       options.quiet = true;
+    } else if (arg == "--no-probes") {
+      options.no_probes = true;
     } else if (arg == "--verbose") {
       options.verbose = true;
     } else if (arg == "--recover-only") {
@@ -267,6 +271,7 @@ int main(int argc, char** argv) {
     if (options.segment_seconds) config.segment_seconds = options.segment_seconds;
   }
   if (!options.gpsd.empty()) daemon::ParseGpsdAddress(options.gpsd, &config.gps);
+  if (options.no_probes) config.health.probes = false;
   if (config.data_dir.front() != '/') {
     if (char* cwd = g_get_current_dir()) {
       if (config.api.socket == config.data_dir + "/api.sock") {

@@ -1,5 +1,7 @@
 #include "daemon/recorder.h"
 
+#include <cmath>
+
 #include <glib.h>
 #include <sys/stat.h>
 
@@ -17,6 +19,8 @@ constexpr int kStopTimeoutMs = 5000;  // per camera, for the last file to be fin
 // How often open files are checked for new fragments to fsync. A fragment lands once a second;
 // checking four times a second puts it on disk within a quarter second of landing.
 constexpr guint kSyncPollMs = 250;
+// The health probes are judged four times a second, as often as the probe branch delivers.
+constexpr guint kProbeTickMs = 250;
 
 std::string Join(const std::vector<std::string>& items, const char* separator) {
   std::string out;
@@ -81,6 +85,7 @@ std::string CameraGraph(const Config& config, const CameraConfig& camera,
   pipeline::GraphOptions options;
   options.segment_ns = static_cast<int64_t>(config.segment_seconds) * base::kNsPerSecond;
   options.overlay_lines = OverlayLines(config, camera.name, InitialStatusLines());
+  options.probes = config.health.probes;
   return pipeline::BuildGraphDescription(ToCameraSpec(camera), encoder, aac_encoder, options);
 }
 
@@ -89,6 +94,7 @@ Recorder::Recorder(Config config, base::Env* env, base::Clock* clock)
 
 Recorder::~Recorder() {
   if (tick_) g_source_remove(tick_);
+  if (probe_tick_) g_source_remove(probe_tick_);
   position_.reset();
   if (stop_poll_) g_source_remove(stop_poll_);
   cameras_.clear();
@@ -161,6 +167,9 @@ base::Status Recorder::Open() {
     auto pipeline =
         std::make_unique<pipeline::CameraPipeline>(spec, description, clock_, std::move(callbacks));
     cameras_.push_back(std::move(pipeline));
+    monitors_[camera.name] = std::make_unique<HealthMonitor>(
+        camera.name, config_.health, camera.cabin, camera.audio != AudioKind::kNone,
+        camera.framerate);
   }
 
   PositionCallbacks position;
@@ -318,11 +327,55 @@ void Recorder::Start() {
   for (auto& camera : cameras_) camera->Start();
   position_->Start();
   tick_ = g_timeout_add(kSyncPollMs, &Recorder::OnTick, this);
+  if (config_.health.probes) {
+    probe_tick_ = g_timeout_add(kProbeTickMs, &Recorder::OnProbeTick, this);
+  }
 }
 
 gboolean Recorder::OnTick(gpointer self) {
   static_cast<Recorder*>(self)->Tick();
   return G_SOURCE_CONTINUE;
+}
+
+gboolean Recorder::OnProbeTick(gpointer self) {
+  static_cast<Recorder*>(self)->ProbeTick();
+  return G_SOURCE_CONTINUE;
+}
+
+bool Recorder::CarStanding() const {
+  // Under 1 km/h with a fix that gives a speed; without one the road cameras' view is not
+  // judged (a moving car changes its scene all the time).
+  if (!position_ || !position_->last_fix()) return false;
+  const gps::Fix& fix = *position_->last_fix();
+  return fix.has_position() && std::isfinite(fix.speed_mps) && fix.speed_mps >= 0 &&
+         fix.speed_mps < 1.0 / 3.6;
+}
+
+void Recorder::ProbeTick() {
+  const bool standing = CarStanding();
+  const int64_t now_utc_ns = clock_->NowUtcNs();
+  for (auto& camera : cameras_) {
+    HealthMonitor& monitor = *monitors_.at(camera->name());
+    std::vector<CameraHealthChange> changes;
+    auto add = [&changes](std::vector<CameraHealthChange> more) {
+      for (auto& change : more) changes.push_back(std::move(change));
+    };
+    for (const auto& sample : camera->TakePictureSamples()) add(monitor.OnPicture(sample, standing));
+    for (const auto& sample : camera->TakeAudioSamples()) add(monitor.OnAudio(sample));
+    add(monitor.OnTick(now_utc_ns, camera->frames_total(),
+                       camera->state() == pipeline::CameraState::kRecording));
+    if (monitor.Now().measured) health_now_[camera->name()].measured = true;
+    for (const CameraHealthChange& change : changes) {
+      base::Log(change.state == "ok" ? base::Severity::kInfo : base::Severity::kWarning,
+                "camera \"" + change.camera + "\" " + HealthChannelName(change.channel) +
+                          " " + change.state + " (was " + change.previous + "): " + change.cause,
+                      {{"CAMERA", change.camera},
+                       {"HEALTH_CHANNEL", HealthChannelName(change.channel)},
+                       {"HEALTH_STATE", change.state},
+                       {"HEALTH_PREVIOUS", change.previous}});
+      ReportHealthChange(change);
+    }
+  }
 }
 
 void Recorder::Tick() {
@@ -375,6 +428,10 @@ void Recorder::Stop(std::function<void()> done) {
   if (tick_) {
     g_source_remove(tick_);
     tick_ = 0;
+  }
+  if (probe_tick_) {
+    g_source_remove(probe_tick_);
+    probe_tick_ = 0;
   }
   cameras_stopping_ = static_cast<int>(cameras_.size());
   auto all_cameras_stopped = [this] {
@@ -464,6 +521,10 @@ void Recorder::Abandon() {
   if (tick_) {
     g_source_remove(tick_);
     tick_ = 0;
+  }
+  if (probe_tick_) {
+    g_source_remove(probe_tick_);
+    probe_tick_ = 0;
   }
   if (position_) position_->Stop();
   for (auto& camera : cameras_) camera->Abandon();

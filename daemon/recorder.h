@@ -17,6 +17,7 @@
 #include "base/env.h"
 #include "daemon/camera_health.h"
 #include "daemon/config.h"
+#include "daemon/health_monitor.h"
 #include "daemon/position.h"
 #include "pipeline/camera_pipeline.h"
 #include "storage/catalog.h"
@@ -157,6 +158,10 @@ class Recorder {
  private:
   static gboolean OnTick(gpointer self);
   void Tick();
+  static gboolean OnProbeTick(gpointer self);
+  // Drains every camera's probe samples into its health monitor and reports what changed.
+  void ProbeTick();
+  bool CarStanding() const;
   std::string NextSegmentPath(const std::string& camera, int64_t start_utc_ns);
   void OnSegmentClosed(const pipeline::SegmentClosed& closed);
   void OnSealed(const storage::SealOutcome& outcome);
@@ -184,7 +189,9 @@ class Recorder {
   std::function<void(const gps::GeofenceEvent&)> on_geofence_;
   std::function<void(const gps::Fix&)> on_fix_;
   guint tick_ = 0;
+  guint probe_tick_ = 0;
   guint stop_poll_ = 0;
+  std::map<std::string, std::unique_ptr<HealthMonitor>> monitors_;  // camera -> its judge
   int cameras_stopping_ = 0;
   std::function<void()> stop_done_;
   std::vector<std::function<void(const storage::SegmentRecord&)>> on_sealed_;

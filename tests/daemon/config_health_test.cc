@@ -48,5 +48,24 @@ TEST(ConfigHealthTest, OutOfRangeAndUnknownKeysNameFileLineAndKey) {
   EXPECT_THAT(config.message(), HasSubstr("min_record_hours"));
 }
 
+TEST(ConfigHealthTest, ACamerasViewDefaultsFromItsNameAndCanBeSet) {
+  const std::string head = "[device]\nid = PR-0001\nplate = P\n[storage]\ndata_dir = /d\n";
+  auto config = ParseConfig(head + "[camera road]\nsource = test\n[camera cabin-rear]\n"
+                                   "source = test\n[camera front]\nsource = test\nview = cabin\n",
+                            "a.conf");
+  ASSERT_TRUE(config.ok()) << config.message();
+  EXPECT_FALSE(config->cameras[0].cabin);
+  EXPECT_TRUE(config->cameras[1].cabin);
+  EXPECT_TRUE(config->cameras[2].cabin);
+  auto again = ParseConfig(FormatConfig(*config), "a.conf");
+  ASSERT_TRUE(again.ok()) << again.message();
+  EXPECT_TRUE(again->cameras[2].cabin);
+
+  auto bad = ParseConfig(head + "[camera road]\nsource = test\nview = sky\n", "/etc/p.conf");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.message(), HasSubstr("/etc/p.conf:8: [camera road] view"));
+  EXPECT_THAT(bad.message(), HasSubstr("road"));
+}
+
 }  // namespace
 }  // namespace patrolrec::daemon
