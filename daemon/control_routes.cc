@@ -356,6 +356,34 @@ ControlRoutes::ControlRoutes(ApiServer* server, Recorder* recorder, Duty* duty, 
             return response;
           });
 
+  // Staged faults on synthetic cameras (the demo, tests, a technician training on the bench):
+  // the probes must see them exactly as they would a real covered lens or muted microphone.
+  s.Route("POST", "/v1/cameras/{name}/simulate-fault", kStoppers, AuditPolicy::kAlways,
+          [this](const ApiRequest& r) {
+            const std::string& name = r.params.at("name");
+            FieldReader fields(r.body);
+            const std::string fault = fields.String("fault", 16);
+            if (auto error = fields.Finish()) return *error;
+            pipeline::CameraPipeline* camera = recorder_->camera(name);
+            if (!camera) {
+              return ApiResponse::Error(404, "not-found",
+                                        "no camera \"" + name + "\" on this device");
+            }
+            if (std::string why = camera->SimulateFault(fault); !why.empty()) {
+              return ApiResponse::Error(
+                  fault == "cover" || fault == "black" || fault == "freeze" || fault == "mute" ||
+                          fault == "clip" || fault == "none"
+                      ? 409
+                      : 400,
+                  "cannot-simulate", why);
+            }
+            ApiResponse response = Ok(json{{"camera", name},
+                                           {"video_fault", camera->simulated_video_fault()},
+                                           {"audio_fault", camera->simulated_audio_fault()}});
+            response.audit_detail = "camera " + name + " simulated fault " + fault;
+            return response;
+          });
+
   duty_->add_on_change([this](const IncidentRecord& incident, const std::string& change) {
     json data = IncidentJson(incident, nullptr);
     data["change"] = change;

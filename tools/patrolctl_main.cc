@@ -56,6 +56,8 @@ constexpr char kUsage[] =
     "           spoken|retention   incidents; `patrolctl incident --help`\n"
     "  record start|stop           the manual record button\n"
     "  camera stop NAME            stop one camera (refused during an incident)\n"
+    "  camera simulate NAME FAULT  stage a fault on a synthetic camera (cover, black, freeze,\n"
+    "                              mute, clip, none) for the health probes\n"
     "  events                      follow events, one line each, until Ctrl-C\n"
     "  audit list [--since SEQ]    the audit log (auditor, supervisor)\n"
     "  audit verify FILE           check an audit log's hash chain and signed head offline\n"
@@ -1002,6 +1004,20 @@ const std::map<std::string, Command>& Commands() {
         [](const Options& o, const Args& a) {
           return Run(o, "POST", "/v1/cameras/" + PathSegment(a.positional[0]) + "/stop",
                      std::nullopt, nullptr);
+        }}},
+      {"camera simulate",
+       {"Usage: patrolctl camera simulate NAME FAULT\n\nStages a fault on a synthetic (test "
+        "source) camera, as the health probes\nwould see it on a real one: cover (a dark, "
+        "featureless picture), black, freeze\n(a still picture), mute (silence), clip (a "
+        "full-scale tone), or none (back to\nnormal). Real cameras refuse (409): cover the lens "
+        "instead.\nRoute: POST /v1/cameras/{name}/simulate-fault {\"fault\": FAULT}.\n",
+        {},
+        {},
+        2,
+        2,
+        [](const Options& o, const Args& a) {
+          return Run(o, "POST", "/v1/cameras/" + PathSegment(a.positional[0]) + "/simulate-fault",
+                     json{{"fault", a.positional[1]}}, nullptr);
         }}},
       {"audit list",
        {"Usage: patrolctl audit list [--since SEQ]\n\nAudit log entries after SEQ (default: "
