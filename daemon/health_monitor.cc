@@ -204,6 +204,7 @@ std::vector<CameraHealthChange> HealthMonitor::OnTick(int64_t now_utc_ns, uint64
   }
   const int64_t span_ns = now_utc_ns - frame_counts_.front().first;
   if (span_ns >= t_.rate_window_ns) {
+    measured_ = true;  // the frame rate is judged (all a passthrough camera gets)
     const double fps = static_cast<double>(frames_total - frame_counts_.front().second) *
                        kSecondNs / static_cast<double>(span_ns);
     low_rate_ = fps < t_.no_signal_rate_fraction * framerate_;
