@@ -19,8 +19,10 @@ const std::map<std::string, std::string>& Approvals() {
 
 const std::map<std::string, std::string>& Purposes() {
   static const auto* m = new std::map<std::string, std::string>{
-      {"case-review", "案件审核"},       {"supervision", "警情监督、执法巡查"},
-      {"complaint", "核查信访投诉"},     {"court", "诉讼、移送司法机关"},
+      {"case-review", "案件审核"},
+      {"supervision", "警情监督、执法巡查"},
+      {"complaint", "核查信访投诉"},
+      {"court", "诉讼、移送司法机关"},
       {"training-publicity", "社会宣传、执法教育培训"},
   };
   return *m;

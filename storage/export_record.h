@@ -14,7 +14,8 @@ namespace patrolrec::storage {
 //   other-department  (其他部门)                                     -> recording-department-head
 //   oversight         (情报指挥中心, 督察, 法制, 信访, 纪委)         -> recording-department-head
 //   outside-body      (公安机关以外, publicity and training)         -> county-bureau-head
-//   judicial          (纪检监察, 检察院, 法院, 司法行政; legal papers) -> legal-review-and-county-head
+//   judicial          (纪检监察, 检察院, 法院, 司法行政; legal papers) ->
+//   legal-review-and-county-head
 // RequiredApproval gives "" for an unknown kind.
 bool IsRequesterKind(const std::string& kind);
 std::string RequiredApproval(const std::string& requester_kind);
@@ -41,12 +42,12 @@ struct ExportRequest {
   int64_t decided_utc_ns = 0;
   std::string decided_by;
   std::string decision_reason;
-  std::string approval_kind;  // the approval given, as RequiredApproval names it
+  std::string approval_kind;   // the approval given, as RequiredApproval names it
   int64_t expires_utc_ns = 0;  // an approval is void after this
   int64_t exported_utc_ns = 0;
   std::string exported_by;
-  std::string medium;          // the [medium NAME] written to
-  std::string package;         // the package's directory name
+  std::string medium;           // the [medium NAME] written to
+  std::string package;          // the package's directory name
   std::string manifest_sha256;  // of its manifest.json
 };
 
