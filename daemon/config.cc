@@ -68,6 +68,8 @@ const std::vector<std::string> kUplinkKeys = {"endpoint",
                                               "deadline_alert_hours",
                                               "network"};
 const std::vector<std::string> kUserKeys = {"role", "token_sha256"};
+const std::vector<std::string> kExportKeys = {"approval_expiry_hours", "iso", "pdf"};
+const std::vector<std::string> kMediumKeys = {"vendor_id", "product_id", "serial"};
 const std::vector<std::string> kCameraKeys = {"source",    "url",          "device",  "format",
                                               "clip",      "pattern",      "width",   "height",
                                               "framerate", "bitrate_kbps", "overlay", "audio",
@@ -103,6 +105,8 @@ const std::vector<std::string>* KeysOf(const std::string& kind) {
   if (kind == "api") return &kApiKeys;
   if (kind == "uplink") return &kUplinkKeys;
   if (kind == "user") return &kUserKeys;
+  if (kind == "export") return &kExportKeys;
+  if (kind == "medium") return &kMediumKeys;
   return nullptr;
 }
 
@@ -194,7 +198,8 @@ struct Section {
 
   std::string Label() const { return IsNamed() ? "[" + kind + " " + name + "]" : "[" + kind + "]"; }
   bool IsNamed() const {
-    return kind == "camera" || kind == "geofence" || kind == "input" || kind == "user";
+    return kind == "camera" || kind == "geofence" || kind == "input" || kind == "user" ||
+           kind == "medium";
   }
   const Entry* Find(const std::string& key) const {
     auto it = entries.find(key);
@@ -251,12 +256,13 @@ bool IsKeyWord(const std::string& key) {
 // The section kinds a key belongs to, for "it belongs in [storage]".
 std::string HomeOf(const std::string& key) {
   for (const char* kind : {"device", "storage", "gps", "incidents", "health", "camera", "geofence",
-                           "input", "crash", "api", "user", "uplink"}) {
+                           "input", "crash", "api", "user", "uplink", "export", "medium"}) {
     const auto* keys = KeysOf(kind);
     if (std::find(keys->begin(), keys->end(), key) != keys->end()) {
       std::string k = kind;
-      return k == "camera" || k == "geofence" || k == "input" || k == "user" ? "[" + k + " NAME]"
-                                                                             : "[" + k + "]";
+      return k == "camera" || k == "geofence" || k == "input" || k == "user" || k == "medium"
+                 ? "[" + k + " NAME]"
+                 : "[" + k + "]";
     }
   }
   return "";
@@ -308,11 +314,12 @@ std::vector<Section> Split(const std::string& text, Errors& errors, int* line_co
         errors.Add(number,
                    "unknown section " + Quote("[" + inside + "]") +
                        "; expected [device], [storage], [gps], [incidents], [health], [camera NAME], "
-                       "[geofence NAME], [input NAME], [crash], [api], [uplink] or [user NAME]" +
+                       "[geofence NAME], [input NAME], [crash], [api], [uplink], [user NAME], "
+                       "[export] or [medium NAME]" +
                        DidYouMean(Suggest(section.kind,
                                           {"device", "storage", "gps", "incidents", "health",
                                            "camera", "geofence", "input", "crash", "api", "user",
-                                           "uplink"})));
+                                           "uplink", "export", "medium"})));
         continue;
       }
       if (section.IsNamed() && section.name.empty()) {
@@ -322,6 +329,9 @@ std::vector<Section> Split(const std::string& text, Errors& errors, int* line_co
                                ? "[input]: an input section needs a name, e.g. [input light-bar]"
                            : section.kind == "user"
                                ? "[user]: a user section needs the user's name, e.g. [user li-wei]"
+                           : section.kind == "medium"
+                               ? "[medium]: a medium section needs a name, e.g. [medium "
+                                 "evidence-usb-1]"
                                : "[geofence]: a geofence section needs a name, e.g. "
                                  "[geofence city-holding-area]");
         continue;
@@ -334,6 +344,7 @@ std::vector<Section> Split(const std::string& text, Errors& errors, int* line_co
                                (section.kind == "camera"  ? "cabin-rear"
                                 : section.kind == "input" ? "rear-door-lock"
                                 : section.kind == "user"  ? "li-wei"
+                                : section.kind == "medium" ? "evidence-usb-1"
                                                           : "city-holding-area") +
                                ", got " + Quote(section.name));
         continue;
@@ -838,6 +849,41 @@ UserConfig ReadUser(const Section& section, Errors& errors) {
   return user;
 }
 
+void ReadExport(const Section& section, Errors& errors, ExportConfig* exports) {
+  Reader reader(section, errors);
+  reader.Int("approval_expiry_hours", 1, 24 * 90, &exports->approval_expiry_hours);
+  reader.Bool("iso", &exports->iso);
+  reader.Bool("pdf", &exports->pdf);
+}
+
+bool IsHex4(const std::string& text) {
+  return text.size() == 4 && std::all_of(text.begin(), text.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+// As USBGuard's rules name a device: `allow id 0781:5583 serial "4C530001"`.
+MediumConfig ReadMedium(const Section& section, Errors& errors) {
+  Reader reader(section, errors);
+  MediumConfig medium;
+  medium.name = section.name;
+  const std::string hint = " (as lsusb or USBGuard's `usbguard list-devices` show it)";
+  medium.vendor_id = reader.String("vendor_id", "", /*required=*/true, hint);
+  medium.product_id = reader.String("product_id", "", /*required=*/true, hint);
+  medium.serial = reader.String("serial", "", /*required=*/true, hint);
+  if (reader.Get("vendor_id") && !IsHex4(medium.vendor_id)) {
+    reader.Bad("vendor_id", "4 lower-case hex digits, e.g. 0781");
+  }
+  if (reader.Get("product_id") && !IsHex4(medium.product_id)) {
+    reader.Bad("product_id", "4 lower-case hex digits, e.g. 5583");
+  }
+  if (reader.Get("serial") && medium.serial.empty()) {
+    reader.Bad("serial", "the device's USB serial number (a medium without one cannot be told "
+                         "from another of its model, so it cannot be registered)");
+  }
+  return medium;
+}
+
 CameraConfig ReadCamera(const Section& section, Errors& errors) {
   Reader reader(section, errors);
   CameraConfig camera;
@@ -1104,6 +1150,20 @@ Result<Config> Parse(const std::string& text, const std::string& file_name, base
     if (section.kind == "api") ReadApi(section, errors, &config.api);
     if (section.kind == "uplink") ReadUplink(section, errors, &config.uplink);
     if (section.kind == "user") config.users.push_back(ReadUser(section, errors));
+    if (section.kind == "export") ReadExport(section, errors, &config.exports);
+    if (section.kind == "medium") {
+      config.media.push_back(ReadMedium(section, errors));
+      const MediumConfig& medium = config.media.back();
+      for (size_t i = 0; i + 1 < config.media.size(); ++i) {
+        const MediumConfig& other = config.media[i];
+        if (!medium.serial.empty() && other.vendor_id == medium.vendor_id &&
+            other.product_id == medium.product_id && other.serial == medium.serial) {
+          errors.Add(section.line, section.Label() + ": the same device as [medium " + other.name +
+                                       "] (vendor, product and serial)");
+          break;
+        }
+      }
+    }
   }
   // One token, one identity: the audit log must be able to say who did it.
   std::map<std::string, const Section*> token_owner;
@@ -1312,6 +1372,16 @@ std::string FormatConfig(const Config& config) {
   line("depot_geofence", uplink.depot_geofence ? "true" : "false");
   line("network", uplink.network);
   line("deadline_alert_hours", std::to_string(uplink.deadline_alert_hours));
+  out += "\n[export]\n";
+  line("approval_expiry_hours", std::to_string(config.exports.approval_expiry_hours));
+  line("iso", config.exports.iso ? "true" : "false");
+  line("pdf", config.exports.pdf ? "true" : "false");
+  for (const MediumConfig& medium : config.media) {
+    out += "\n[medium " + medium.name + "]\n";
+    line("vendor_id", medium.vendor_id);
+    line("product_id", medium.product_id);
+    line("serial", medium.serial);
+  }
   for (const UserConfig& user : config.users) {
     out += "\n[user " + user.name + "]\n";
     line("role", RoleName(user.role));

@@ -158,6 +158,24 @@ struct UserConfig {
   bool operator==(const UserConfig&) const = default;
 };
 
+// [export] (docs/export.md): how long an approval stays good, and what a package carries.
+struct ExportConfig {
+  int approval_expiry_hours = 24;  // an approval unused this long is void, 1..2160
+  bool iso = true;   // write an ISO 9660 image of each package beside it (xorriso)
+  bool pdf = true;   // render the statement as PDF too (chromium --headless), when it can
+  bool operator==(const ExportConfig&) const = default;
+};
+
+// [medium NAME]: a USB mass-storage device registered for evidence export (第十四条), named as
+// USBGuard's rules name it (`allow id VENDOR:PRODUCT serial "SERIAL"`). Exports go to these only.
+struct MediumConfig {
+  std::string name;        // [a-z0-9-]+, unique
+  std::string vendor_id;   // 4 lower-case hex digits (sysfs idVendor)
+  std::string product_id;  // 4 lower-case hex digits (sysfs idProduct)
+  std::string serial;      // sysfs serial, required
+  bool operator==(const MediumConfig&) const = default;
+};
+
 struct Config {
   DeviceConfig device;
   GpsConfig gps;
@@ -166,6 +184,8 @@ struct Config {
   ApiConfig api;
   UplinkConfig uplink;  // [uplink]; absent: uplink off
   std::vector<UserConfig> users;         // [user NAME] sections, in file order
+  ExportConfig exports;                  // [export]; absent: the defaults
+  std::vector<MediumConfig> media;       // [medium NAME] sections, in file order
   std::string data_dir;                  // absolute; segments, seals and the catalog live here
   int segment_seconds = 60;              // length of a segment file, 2..3600
   // [storage] min_free_percent, target_free_percent, background_retention_days,

@@ -148,6 +148,7 @@ base::Status ControlPlane::Open() {
   OpenUplink();
   OpenSelfCheck();
   OpenInterruptions();
+  OpenExports();
   ApiListenConfig listen = ListenConfigFrom(config.api);
   base::Status listening = api_->Listen(listen);
   if (!listening.ok()) {
@@ -217,6 +218,18 @@ void ControlPlane::OpenSelfCheck() {
                                  ") failed: " + run.FailingSummary()});
     if (!raised.ok()) base::LogError("self-check alert not queued: " + raised.message());
   });
+}
+
+void ControlPlane::OpenExports() {
+  exports_ = std::make_unique<ExportService>(recorder_, duty_.get(), audit_.get(), env_, clock_,
+                                             export_options_);
+  base::Status opened = exports_->Open();
+  if (!opened.ok()) {
+    base::LogError("no evidence export (its catalog connection): " + opened.message());
+    exports_.reset();
+    return;
+  }
+  exports_->RegisterRoutes(api_.get());
 }
 
 void ControlPlane::OpenInterruptions() {
@@ -317,6 +330,8 @@ void ControlPlane::Stop() {
   if (routes_) routes_->Stop();
   if (self_check_) self_check_->Stop();
   if (api_) api_->Stop();
+  // A write in progress finishes (its package whole and verified, or removed).
+  if (exports_) exports_->Stop();
   if (disk_guard_) disk_guard_->Stop();
   if (duty_) duty_->Stop();
 }

@@ -15,6 +15,7 @@
 #include "daemon/control_routes.h"
 #include "daemon/disk_guard.h"
 #include "daemon/duty.h"
+#include "daemon/export_service.h"
 #include "daemon/interruptions.h"
 #include "daemon/recorder.h"
 #include "daemon/self_check.h"
@@ -57,6 +58,12 @@ class ControlPlane {
   void set_self_check_options_for_testing(SelfCheckOptions options) {
     self_check_options_ = options;
   }
+  // Evidence export (docs/export.md); null if its catalog connection failed to open.
+  ExportService* exports() { return exports_.get(); }
+  // Tests: the sysfs tree media are identified in, an approval's lifetime (before Open).
+  void set_export_options_for_testing(ExportServiceOptions options) {
+    export_options_ = std::move(options);
+  }
   // Tests: how the uplink judges the network, its part size, its tick (before Open).
   void set_uplink_options_for_testing(UplinkServiceOptions options) {
     uplink_options_ = std::move(options);
@@ -78,6 +85,8 @@ class ControlPlane {
   void OpenUplink();
   // The self-check, its routes, its alert (docs/self-check.md).
   void OpenSelfCheck();
+  // The export requests, approvals and writes and their routes (docs/export.md).
+  void OpenExports();
   // The interruption tracker, wired to the recorder, the probes, the disk guard, the incidents,
   // the uplink's alerts and the event stream; then what the last run left (OnStart).
   void OpenInterruptions();
@@ -94,6 +103,8 @@ class ControlPlane {
   std::unique_ptr<UplinkService> uplink_;
   std::unique_ptr<SelfChecker> self_check_;
   SelfCheckOptions self_check_options_;
+  std::unique_ptr<ExportService> exports_;
+  ExportServiceOptions export_options_;
   // Shared so that the recorder's callbacks, which may outlive this object, hold a weak_ptr.
   std::shared_ptr<InterruptionTracker> interruptions_;
   UplinkServiceOptions uplink_options_;

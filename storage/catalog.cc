@@ -710,6 +710,42 @@ UPDATE segment SET evicted = 1 WHERE file IN (SELECT file FROM eviction);
 -- The segments whose video is still on the disk, oldest first: a few days of a year's rows.
 CREATE INDEX segment_local ON segment (start_utc_ns, id) WHERE evicted = 0 AND state != 'missing';
 )sql",
+    // Version 9: evidence export requests, their approvals and the one export each allows
+    // (docs/export.md, 第十八条).
+    R"sql(
+-- One row per request to copy footage off the device. A row only moves forward: requested ->
+-- approved -> exported, or requested -> refused (daemon/export_service.h).
+CREATE TABLE export_request (
+  id INTEGER PRIMARY KEY,  -- the request's number, as the API and patrolctl name it
+  requested_utc_ns INTEGER NOT NULL,  -- when it was asked, ns since the Unix epoch, UTC
+  requester TEXT NOT NULL,  -- the [user NAME] who asked
+  requester_role TEXT NOT NULL,  -- their role then: officer, supervisor, technician, auditor
+  -- who the footage is for, in 第十八条's categories (storage/export_record.h)
+  requester_kind TEXT NOT NULL CHECK (requester_kind IN
+    ('own-department', 'other-department', 'oversight', 'outside-body', 'judicial')),
+  requester_unit TEXT NOT NULL,  -- the department or body in words; '' for the crew's own
+  legal_document TEXT NOT NULL,  -- a judicial request's legal document; '' otherwise
+  purpose TEXT NOT NULL CHECK (purpose IN
+    ('case-review', 'supervision', 'complaint', 'court', 'training-publicity')),
+  incident_id TEXT,  -- the incident asked for; NULL for a bare time range
+  from_utc_ns INTEGER NOT NULL,  -- the footage asked for starts here (inclusive), ns UTC
+  to_utc_ns INTEGER NOT NULL CHECK (to_utc_ns > from_utc_ns),  -- and ends here (exclusive)
+  note TEXT NOT NULL,  -- the requester's words
+  state TEXT NOT NULL CHECK (state IN ('requested', 'approved', 'refused', 'exported')),
+  decided_utc_ns INTEGER,  -- when a supervisor approved or refused; NULL until then
+  decided_by TEXT,  -- that supervisor's [user NAME]
+  decision_reason TEXT,  -- their reason, in words
+  approval_kind TEXT,  -- the approval given (RequiredApproval of requester_kind); NULL if refused
+  expires_utc_ns INTEGER,  -- an approval is void after this, ns UTC ([export] approval_expiry_hours)
+  exported_utc_ns INTEGER,  -- when the package was written and verified; NULL until then
+  exported_by TEXT,  -- the [user NAME] who extracted it
+  medium TEXT,  -- the [medium NAME] it was written to
+  package TEXT,  -- the package's directory name on the medium
+  manifest_sha256 TEXT,  -- SHA-256 of its manifest.json, lower hex
+  CHECK (state = 'requested' OR decided_utc_ns IS NOT NULL),
+  CHECK (state != 'exported' OR exported_utc_ns IS NOT NULL)
+);
+)sql",
 };
 static_assert(std::size(kUpgradeSteps) == Catalog::kSchemaVersion,
               "one upgrade step per schema version");
@@ -2177,6 +2213,121 @@ Result<std::vector<InterruptionRecord>> Catalog::OpenInterruptions() {
       Prepare(db_, path_, kSelectInterruption + "WHERE end_utc_ns IS NULL ORDER BY id");
   if (!s.ok()) return s.status();
   return ReadInterruptions(db_, path_, s->get(), "listing open interruptions");
+}
+
+}  // namespace patrolrec::storage
+
+namespace patrolrec::storage {
+
+namespace {
+
+const std::string kSelectExportRequest =
+    "SELECT id, requested_utc_ns, requester, requester_role, requester_kind, requester_unit, "
+    "legal_document, purpose, incident_id, from_utc_ns, to_utc_ns, note, state, decided_utc_ns, "
+    "decided_by, decision_reason, approval_kind, expires_utc_ns, exported_utc_ns, exported_by, "
+    "medium, package, manifest_sha256 FROM export_request ";
+
+Result<std::vector<ExportRequest>> ReadExportRequests(sqlite3* db, const std::string& path,
+                                                      sqlite3_stmt* s, const std::string& what) {
+  std::vector<ExportRequest> out;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    ExportRequest r;
+    r.id = sqlite3_column_int64(s, 0);
+    r.requested_utc_ns = sqlite3_column_int64(s, 1);
+    r.requester = ColumnText(s, 2);
+    r.requester_role = ColumnText(s, 3);
+    r.requester_kind = ColumnText(s, 4);
+    r.requester_unit = ColumnText(s, 5);
+    r.legal_document = ColumnText(s, 6);
+    r.purpose = ColumnText(s, 7);
+    r.incident_id = ColumnText(s, 8);
+    r.from_utc_ns = sqlite3_column_int64(s, 9);
+    r.to_utc_ns = sqlite3_column_int64(s, 10);
+    r.note = ColumnText(s, 11);
+    r.state = ColumnText(s, 12);
+    r.decided_utc_ns = sqlite3_column_int64(s, 13);
+    r.decided_by = ColumnText(s, 14);
+    r.decision_reason = ColumnText(s, 15);
+    r.approval_kind = ColumnText(s, 16);
+    r.expires_utc_ns = sqlite3_column_int64(s, 17);
+    r.exported_utc_ns = sqlite3_column_int64(s, 18);
+    r.exported_by = ColumnText(s, 19);
+    r.medium = ColumnText(s, 20);
+    r.package = ColumnText(s, 21);
+    r.manifest_sha256 = ColumnText(s, 22);
+    out.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return DbError(db, path, what);
+  return out;
+}
+
+}  // namespace
+
+Result<ExportRequest> Catalog::AddExportRequest(const ExportRequest& given) {
+  const std::string what = "adding an export request by \"" + given.requester + "\"";
+  Result<Statement> s = Prepare(
+      db_, path_,
+      "INSERT INTO export_request (requested_utc_ns, requester, requester_role, requester_kind, "
+      "requester_unit, legal_document, purpose, incident_id, from_utc_ns, to_utc_ns, note, state) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'requested')");
+  if (!s.ok()) return s.status();
+  if (Bind(s->get(), given.requested_utc_ns, given.requester, given.requester_role,
+           given.requester_kind, given.requester_unit, given.legal_document, given.purpose,
+           TextOrNull{given.incident_id}, given.from_utc_ns, given.to_utc_ns,
+           given.note) != SQLITE_OK ||
+      sqlite3_step(s->get()) != SQLITE_DONE) {
+    return DbError(db_, path_, what);
+  }
+  ExportRequest r = given;
+  r.id = sqlite3_last_insert_rowid(db_);
+  r.state = "requested";
+  return r;
+}
+
+Status Catalog::UpdateExportRequest(const ExportRequest& r, const std::string& from_state) {
+  const std::string what = "moving export request " + std::to_string(r.id) + " from " +
+                           from_state + " to " + r.state;
+  Result<Statement> s = Prepare(
+      db_, path_,
+      "UPDATE export_request SET state = ?3, decided_utc_ns = ?4, decided_by = ?5, "
+      "decision_reason = ?6, approval_kind = ?7, expires_utc_ns = ?8, exported_utc_ns = ?9, "
+      "exported_by = ?10, medium = ?11, package = ?12, manifest_sha256 = ?13 "
+      "WHERE id = ?1 AND state = ?2");
+  if (!s.ok()) return s.status();
+  if (Bind(s->get(), r.id, from_state, r.state, IntOrNull{r.decided_utc_ns != 0, r.decided_utc_ns},
+           TextOrNull{r.decided_by}, TextOrNull{r.decision_reason}, TextOrNull{r.approval_kind},
+           IntOrNull{r.expires_utc_ns != 0, r.expires_utc_ns},
+           IntOrNull{r.exported_utc_ns != 0, r.exported_utc_ns}, TextOrNull{r.exported_by},
+           TextOrNull{r.medium}, TextOrNull{r.package}, TextOrNull{r.manifest_sha256}) !=
+          SQLITE_OK ||
+      sqlite3_step(s->get()) != SQLITE_DONE) {
+    return DbError(db_, path_, what);
+  }
+  if (sqlite3_changes(db_) != 1) {
+    return Status::Error("catalog " + path_ + ": " + what +
+                         ": no such request in that state (already decided or used?)");
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<ExportRequest>> Catalog::FindExportRequest(int64_t id) {
+  const std::string what = "reading export request " + std::to_string(id);
+  if (schema_version_ < 9) return std::optional<ExportRequest>();
+  Result<Statement> s = Prepare(db_, path_, kSelectExportRequest + "WHERE id = ?1");
+  if (!s.ok()) return s.status();
+  if (Bind(s->get(), id) != SQLITE_OK) return DbError(db_, path_, what);
+  auto rows = ReadExportRequests(db_, path_, s->get(), what);
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::optional<ExportRequest>();
+  return std::optional<ExportRequest>(std::move(rows->front()));
+}
+
+Result<std::vector<ExportRequest>> Catalog::ExportRequests() {
+  if (schema_version_ < 9) return std::vector<ExportRequest>();
+  Result<Statement> s = Prepare(db_, path_, kSelectExportRequest + "ORDER BY id");
+  if (!s.ok()) return s.status();
+  return ReadExportRequests(db_, path_, s->get(), "listing export requests");
 }
 
 }  // namespace patrolrec::storage

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "storage/export_record.h"
 #include "storage/health_record.h"
 #include "storage/incident_record.h"
 #include "storage/interruption_record.h"
@@ -75,7 +76,7 @@ struct EvictionRecord {
 class Catalog {
  public:
   // The schema version this build writes.
-  static constexpr int kSchemaVersion = 8;
+  static constexpr int kSchemaVersion = 9;
   // The oldest version OpenReadOnly reads: segments and track points have kept their columns
   // since version 2, so the verifier checks a device that runs an older build (later tables,
   // such as incidents, are then absent).
@@ -225,6 +226,16 @@ class Catalog {
   base::Result<std::vector<InterruptionRecord>> Interruptions(const std::string& incident_id);
   // Every interruption still going on, of any incident, in the order they opened.
   base::Result<std::vector<InterruptionRecord>> OpenInterruptions();
+
+  // Export requests (schema 9, docs/export.md). Adds a request (its state is set to requested,
+  // its id assigned) and returns it.
+  base::Result<ExportRequest> AddExportRequest(const ExportRequest& request);
+  // Moves a request on: to approved or refused from requested, to exported from approved. Fails,
+  // changing nothing, when the row is not in the state `from_state`: an approval is used once.
+  base::Status UpdateExportRequest(const ExportRequest& request, const std::string& from_state);
+  base::Result<std::optional<ExportRequest>> FindExportRequest(int64_t id);
+  // Every request, oldest first; none (not an error) for a catalog older than 9.
+  base::Result<std::vector<ExportRequest>> ExportRequests();
 
   const std::string& path() const { return path_; }
   // The connection, for the retention pass and the year benchmark (storage/catalog_retention.h),

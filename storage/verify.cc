@@ -343,7 +343,25 @@ class Verifier {
                                     entry.location);
         continue;  // the first one stays in the chain; this one cannot also be there
       }
-      if (!prev) {
+      if (!prev && options_.excerpt) {
+        auto it = options_.excerpts.find(summary->camera);
+        if (it == options_.excerpts.end()) {
+          Problem(entry.location, "camera " + summary->camera +
+                                      " is not in the package's signed statement: added later");
+        } else if (r.sequence != it->second.first_sequence) {
+          Problem(entry.location,
+                  "the package starts camera " + summary->camera + " at sequence " +
+                      std::to_string(r.sequence) + " but the signed statement at " +
+                      std::to_string(it->second.first_sequence) + ": " +
+                      SequenceRange(it->second.first_sequence, r.sequence - 1) +
+                      " dropped from the package");
+        } else if (r.prev_chain_hex != it->second.first_prev_chain_hex) {
+          Problem(entry.location,
+                  "prev_chain differs from the signed statement's: not the excerpt exported");
+        }
+        summary->first_sequence = r.sequence;
+        summary->ranges.push_back({r.start_utc_ns, r.end_utc_ns});
+      } else if (!prev) {
         if (r.sequence != 1) {
           Problem(entry.location, SequenceRange(1, r.sequence - 1) +
                                       " missing before this one (sequences start at 1)");
@@ -392,6 +410,25 @@ class Verifier {
   void CheckChainHead(const std::string& camera, bool has_head,
                       const std::vector<SealEntry>& seals) {
     const std::string relative = ChainHeadPath(camera);
+    if (options_.excerpt) {
+      auto it = options_.excerpts.find(camera);
+      if (it == options_.excerpts.end()) return;  // CheckChain said so
+      const ChainExcerpt& want = it->second;
+      if (seals.empty() || seals.back().record.sequence != want.last_sequence ||
+          seals.back().record.chain_hex != want.last_chain_hex) {
+        const int64_t last = seals.empty() ? want.first_sequence - 1 : seals.back().record.sequence;
+        Problem(CameraDir(camera),
+                "the signed statement ends camera " + camera + " at sequence " +
+                    std::to_string(want.last_sequence) + ", the package at " +
+                    std::to_string(last) +
+                    (last < want.last_sequence
+                         ? ": " + SequenceRange(last + 1, want.last_sequence) +
+                               " dropped from the package"
+                         : ": not the excerpt exported"));
+      }
+      if (has_head) Note(relative, "a chain head in an export package is not checked");
+      return;
+    }
     if (!has_head) {
       if (!seals.empty()) {
         Problem(relative,

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -19,12 +20,27 @@
 
 namespace patrolrec::storage {
 
+// Where an export package (docs/export.md) cut one camera's chain: its first seal is
+// first_sequence and links to first_prev_chain_hex (the seal before it, not in the package), its
+// last is last_sequence with chain last_chain_hex. The device signed these in the statement, so a
+// segment dropped from either end of the excerpt is found as surely as one from its middle.
+struct ChainExcerpt {
+  int64_t first_sequence = 0;
+  std::string first_prev_chain_hex;
+  int64_t last_sequence = 0;
+  std::string last_chain_hex;
+};
+
 struct VerifyOptions {
   std::string data_dir;
   // PEM Ed25519 public key to check signatures with; empty: <data_dir>/device.pub.pem, which only
   // proves the directory is consistent with itself (a forger would replace that key too).
   std::string public_key_path;
   bool use_catalog = true;  // check <data_dir>/catalog.sqlite when it exists
+  // Checking an export package's excerpt, not a whole data directory: each camera must be in
+  // `excerpts` and match it, and needs no chain head (the device's head names later segments).
+  bool excerpt = false;
+  std::map<std::string, ChainExcerpt> excerpts;
 };
 
 // A finding about one file; `file` is relative to the data directory ("" for none).

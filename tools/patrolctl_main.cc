@@ -58,6 +58,8 @@ constexpr char kUsage[] =
     "  camera stop NAME            stop one camera (refused during an incident)\n"
     "  camera simulate NAME FAULT  stage a fault on a synthetic camera (cover, black, freeze,\n"
     "                              mute, clip, none) for the health probes\n"
+    "  export request|list|show|approve|refuse|write\n"
+    "                              evidence export with approvals; `patrolctl export --help`\n"
     "  events                      follow events, one line each, until Ctrl-C\n"
     "  audit list [--since SEQ]    the audit log (auditor, supervisor)\n"
     "  audit verify FILE           check an audit log's hash chain and signed head offline\n"
@@ -584,6 +586,71 @@ void PrintHealthHistory(const json& body) {
   }
 }
 
+void PrintExport(const json& e) {
+  std::printf("export request %lld: %s\n", static_cast<long long>(e.value("id", 0LL)),
+              e.value("state", "").c_str());
+  auto field = [&](const char* label, const char* key) {
+    if (e.contains(key) && e[key].is_string()) {
+      std::printf("  %-18s %s\n", label, e[key].get<std::string>().c_str());
+    }
+  };
+  field("purpose", "purpose");
+  field("requester", "requester");
+  field("requester kind", "requester_kind");
+  field("requester unit", "requester_unit");
+  field("legal document", "legal_document");
+  field("incident", "incident");
+  field("from", "from_utc");
+  field("to", "to_utc");
+  field("needs approval", "required_approval");
+  field("decided by", "decided_by");
+  field("decided", "decided_utc");
+  field("reason", "decision_reason");
+  field("approval", "approval_kind");
+  field("expires", "expires_utc");
+  field("exported", "exported_utc");
+  field("exported by", "exported_by");
+  field("medium", "medium");
+  field("package", "package");
+  field("manifest sha256", "manifest_sha256");
+  field("last error", "last_error");
+  if (e.value("expired", false)) std::printf("  EXPIRED: ask again\n");
+}
+
+// POST .../write, then the request every second until it is exported or its write failed.
+int WriteExport(const Options& o, const std::string& id, const json& body) {
+  Reply reply = Call(o, "POST", "/v1/exports/" + id + "/write", body);
+  if (!reply.connected) return CannotConnect(o, reply.connect_error);
+  json answer = json::parse(reply.body, nullptr, false);
+  if (reply.status != 202) {
+    std::string reason = answer.is_object() ? answer.value("error", reply.body) : reply.body;
+    return Fail("the daemon refused (" + std::to_string(reply.status) + "): " + reason);
+  }
+  std::printf("writing to %s\n", answer.value("seen", "").c_str());
+  std::string last_phase;
+  for (;;) {
+    ::sleep(1);
+    Reply poll = Call(o, "GET", "/v1/exports/" + id, std::nullopt);
+    if (!poll.connected) return CannotConnect(o, poll.connect_error);
+    json e = json::parse(poll.body, nullptr, false);
+    if (poll.status != 200 || !e.is_object()) return Fail("reading the request: " + poll.body);
+    if (e.value("state", "") == "exported") {
+      PrintExport(e);
+      return 0;
+    }
+    if (e.contains("progress")) {
+      const json& p = e["progress"];
+      std::printf("  %s: %lld of %lld bytes\n", p.value("phase", "").c_str(),
+                  static_cast<long long>(p.value("bytes_done", 0LL)),
+                  static_cast<long long>(p.value("bytes_total", 0LL)));
+      std::fflush(stdout);
+    } else if (e.contains("last_error")) {
+      return Fail("the export failed, nothing was exported: " +
+                  e["last_error"].get<std::string>());
+    }
+  }
+}
+
 // Prints a successful answer; the per-command printer, or the tree, or "ok".
 using Printer = std::function<void(const json&)>;
 
@@ -702,6 +769,92 @@ struct Command {
 
 const std::map<std::string, Command>& Commands() {
   static const std::map<std::string, Command> commands = {
+      {"export request",
+       {"Usage: patrolctl export request (--incident ID | --from UTC --to UTC) --purpose P\n"
+        "         [--kind K --unit TEXT] [--legal-document TEXT] [--note TEXT]\n\n"
+        "Asks to export footage (第十八条). P: case-review, supervision, complaint, court,\n"
+        "training-publicity. K (who it is for): own-department (default), other-department,\n"
+        "oversight, outside-body, judicial (with --legal-document). A supervisor approves it.\n"
+        "Route: POST /v1/exports (officer, supervisor, auditor).\n",
+        {"--incident", "--from", "--to", "--purpose", "--kind", "--unit", "--legal-document",
+         "--note"},
+        {},
+        0,
+        0,
+        [](const Options& o, const Args& a) {
+          json body = {{"purpose", One(a, "--purpose")}};
+          for (const auto& [option, key] : std::vector<std::pair<std::string, std::string>>{
+                   {"--incident", "incident"}, {"--from", "from_utc"}, {"--to", "to_utc"},
+                   {"--kind", "requester_kind"}, {"--unit", "requester_unit"},
+                   {"--legal-document", "legal_document"}, {"--note", "note"}}) {
+            if (!One(a, option).empty()) body[key] = One(a, option);
+          }
+          return Run(o, "POST", "/v1/exports", body, PrintExport);
+        }}},
+      {"export list",
+       {"Usage: patrolctl export list\n\nEvery export request (an officer sees their own).\n"
+        "Route: GET /v1/exports (officer, supervisor, auditor).\n",
+        {},
+        {},
+        0,
+        0,
+        [](const Options& o, const Args&) {
+          return Run(o, "GET", "/v1/exports", {}, [](const json& answer) {
+            for (const json& e : answer.value("exports", json::array())) PrintExport(e);
+          });
+        }}},
+      {"export show",
+       {"Usage: patrolctl export show ID\n\nOne export request, with a write's progress.\n"
+        "Route: GET /v1/exports/ID (officer: own requests; supervisor, auditor).\n",
+        {},
+        {},
+        1,
+        1,
+        [](const Options& o, const Args& a) {
+          return Run(o, "GET", "/v1/exports/" + PathSegment(a.positional[0]), {}, PrintExport);
+        }}},
+      {"export approve",
+       {"Usage: patrolctl export approve ID --kind APPROVAL --reason TEXT\n\n"
+        "Approves a request (supervisor; not one's own). APPROVAL must be the kind the\n"
+        "request needs (`export show` says): department-head, recording-department-head,\n"
+        "county-bureau-head, legal-review-and-county-head. The approval is for one export\n"
+        "and expires ([export] approval_expiry_hours).\n"
+        "Route: POST /v1/exports/ID/approve (supervisor).\n",
+        {"--kind", "--reason"},
+        {},
+        1,
+        1,
+        [](const Options& o, const Args& a) {
+          return Run(o, "POST", "/v1/exports/" + PathSegment(a.positional[0]) + "/approve",
+                     json{{"approval_kind", One(a, "--kind")}, {"reason", One(a, "--reason")}},
+                     PrintExport);
+        }}},
+      {"export refuse",
+       {"Usage: patrolctl export refuse ID --reason TEXT\n\nRefuses a request (supervisor).\n"
+        "Route: POST /v1/exports/ID/refuse (supervisor).\n",
+        {"--reason"},
+        {},
+        1,
+        1,
+        [](const Options& o, const Args& a) {
+          return Run(o, "POST", "/v1/exports/" + PathSegment(a.positional[0]) + "/refuse",
+                     json{{"reason", One(a, "--reason")}}, PrintExport);
+        }}},
+      {"export write",
+       {"Usage: patrolctl export write ID --medium NAME --path MOUNT-POINT\n\n"
+        "Writes the approved request's package to the registered [medium NAME] mounted at\n"
+        "MOUNT-POINT (checked against the USB device's vendor, product and serial), then\n"
+        "reads it back and verifies it; prints progress until done. Refused for any other\n"
+        "device, an unapproved, expired or used approval.\n"
+        "Route: POST /v1/exports/ID/write, then GET /v1/exports/ID (officer, supervisor).\n",
+        {"--medium", "--path"},
+        {},
+        1,
+        1,
+        [](const Options& o, const Args& a) {
+          return WriteExport(o, PathSegment(a.positional[0]),
+                             json{{"medium", One(a, "--medium")}, {"path", One(a, "--path")}});
+        }}},
       {"status",
        {"Usage: patrolctl status\n\nDevice, cameras, position, time and the open incident.\n"
         "Route: GET /v1/status (every role).\n",
@@ -1247,7 +1400,8 @@ int main(int argc, char** argv) {
     name += " " + std::string(argv[i++]);
   }
   const bool has_subcommands =
-      name == "incident" || name == "record" || name == "camera" || name == "audit";
+      name == "incident" || name == "record" || name == "camera" || name == "audit" ||
+      name == "export";
   if (has_subcommands) {
     if (i >= argc || std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
       if (i < argc) {

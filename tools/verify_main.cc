@@ -12,12 +12,14 @@
 #include <string>
 
 #include "base/env.h"
+#include "storage/export_package.h"
 #include "storage/verify.h"
 
 namespace {
 
 constexpr char kUsage[] =
     "Usage: patrolrec-verify [--json] [--public-key FILE] [--no-catalog] DIR\n"
+    "       patrolrec-verify [--json] [--public-key FILE] --package PACKAGE-DIR\n"
     "\n"
     "Verifies a patrolrec data directory offline: every segment's SHA-256, its Ed25519 seal,\n"
     "the per-camera hash chain (missing, reordered or replaced segments), each camera's signed\n"
@@ -28,6 +30,10 @@ constexpr char kUsage[] =
     "                     it DIR/device.pub.pem is used, which proves only that the directory\n"
     "                     is consistent with itself.\n"
     "  --no-catalog       do not compare DIR/catalog.sqlite with the seals\n"
+    "  --package          DIR is an evidence export package (docs/export.md): check its signed\n"
+    "                     manifest and statement, every file's SHA-256, that no file was added\n"
+    "                     or dropped, and the segments' seals and chain from the statement's\n"
+    "                     signed chain ranges. A DIR holding manifest.json is taken as one.\n"
     "  --json             print one JSON object instead of text\n"
     "  --help             print this help\n"
     "\n"
@@ -72,6 +78,7 @@ int main(int argc, char** argv) {
   patrolrec::storage::VerifyOptions options;
   bool json = false;
   bool options_done = false;
+  bool package = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (!options_done && (arg == "--help" || arg == "-h")) {
@@ -79,6 +86,8 @@ int main(int argc, char** argv) {
       return 0;
     } else if (!options_done && arg == "--json") {
       json = true;
+    } else if (!options_done && arg == "--package") {
+      package = true;
     } else if (!options_done && arg == "--no-catalog") {
       options.use_catalog = false;
     } else if (!options_done && arg == "--public-key") {
@@ -99,8 +108,16 @@ int main(int argc, char** argv) {
   }
   if (options.data_dir.empty()) return UsageError("missing DIR, the data directory to verify");
 
+  patrolrec::base::Env& env = *patrolrec::base::Env::Default();
+  if (!package && env.Exists(patrolrec::base::JoinPath(options.data_dir, patrolrec::storage::kPackageManifest))) {
+    package = true;  // auto-detected: an export package, not a data directory
+  }
   patrolrec::storage::VerifyReport report;
-  {
+  if (package) {
+    auto result = patrolrec::storage::VerifyPackage(env, options.data_dir, options.public_key_path);
+    if (!result.ok()) return UsageError(result.message());
+    report = std::move(*result);
+  } else {
     ProgressLine progress;
     auto result = patrolrec::storage::VerifyDataDir(
         *patrolrec::base::Env::Default(), options,

@@ -51,7 +51,7 @@ TEST(CatalogEvictionTest, UpgradeFromVersionFourKeepsRowsAndAddsTheEvictionTable
   // A version 4 file: steps 5 and 6 only add tables and indexes, so removing them and the
   // version number gives exactly what a version 4 build left.
   Sql(path,
-      "DROP TABLE IF EXISTS interruption; DROP TABLE selfcheck_item; DROP TABLE selfcheck_run; "
+      "DROP TABLE export_request; DROP TABLE IF EXISTS interruption; DROP TABLE selfcheck_item; DROP TABLE selfcheck_run; "
       "DROP TABLE health_event; DROP TABLE eviction; DROP INDEX upload_by_file; "
       "DROP INDEX segment_local; ALTER TABLE segment DROP COLUMN evicted; "
       "PRAGMA user_version = 4;");

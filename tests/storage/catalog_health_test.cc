@@ -46,7 +46,7 @@ TEST(CatalogHealthTest, UpgradeFromVersionFiveKeepsRowsAndAddsTheHealthTables) {
   }
   // A version 5 file: steps 6 (this history) and 7 (interruptions) only add tables and indexes.
   Sql(path,
-      "DROP TABLE interruption; DROP TABLE selfcheck_item; DROP TABLE selfcheck_run; "
+      "DROP TABLE export_request; DROP TABLE interruption; DROP TABLE selfcheck_item; DROP TABLE selfcheck_run; "
       "DROP TABLE health_event; DROP INDEX segment_local; ALTER TABLE segment DROP COLUMN evicted; "
       "PRAGMA user_version = 5;");
   {

@@ -58,7 +58,7 @@ TEST(CatalogInterruptionTest, UpgradeFromVersionFiveKeepsRowsAndAddsTheInterrupt
   }
   // A version 6 file: step 7 only adds a table and an index, step 8 a column and an index.
   Sql(path,
-      "DROP TABLE interruption; DROP INDEX segment_local; ALTER TABLE segment DROP COLUMN evicted; "
+      "DROP TABLE export_request; DROP TABLE interruption; DROP INDEX segment_local; ALTER TABLE segment DROP COLUMN evicted; "
       "PRAGMA user_version = 6;");
   {
     auto old = Catalog::OpenReadOnly(path);

@@ -400,7 +400,7 @@ TEST(CatalogTest, UpgradesEmptyVersionZeroDatabase) {
   EXPECT_EQ(raw.One("PRAGMA user_version"), std::to_string(Catalog::kSchemaVersion));
   EXPECT_EQ(raw.One("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(raw.Query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"),
-            (std::vector<std::string>{"event", "eviction", "health_event", "incident",
+            (std::vector<std::string>{"event", "eviction", "export_request", "health_event", "incident",
                                       "incident_entry", "interruption", "segment",
                                       "selfcheck_item", "selfcheck_run", "track_point", "upload",
                                       "upload_part"}));
@@ -512,7 +512,7 @@ TEST(CatalogTest, ReadOnlyOpenReadsAVersionTwoCatalogWithoutTouchingIt) {
   {
     RawDb raw(path);
     raw.Exec(
-        "DROP TABLE IF EXISTS interruption; DROP TABLE upload_part; DROP TABLE upload; "
+        "DROP TABLE export_request; DROP TABLE IF EXISTS interruption; DROP TABLE upload_part; DROP TABLE upload; "
         "DROP INDEX segment_by_time; "
         "DROP TABLE incident_entry; DROP TABLE incident; PRAGMA user_version = 2; "
         "PRAGMA wal_checkpoint(TRUNCATE)");

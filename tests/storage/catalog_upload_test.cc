@@ -58,7 +58,7 @@ TEST(CatalogUploadTest, UpgradeFromVersionThreeKeepsRowsAndAddsUploadTables) {
   // A version 3 file: steps 4 to 6 only add tables and indexes, so removing them and the
   // version number gives exactly what a version 3 build left.
   Sql(path,
-      "DROP TABLE IF EXISTS interruption; DROP TABLE IF EXISTS selfcheck_item; "
+      "DROP TABLE export_request; DROP TABLE IF EXISTS interruption; DROP TABLE IF EXISTS selfcheck_item; "
       "DROP TABLE IF EXISTS selfcheck_run; DROP TABLE IF EXISTS health_event; "
       "DROP TABLE IF EXISTS eviction; DROP TABLE upload_part; DROP TABLE upload; "
       "DROP INDEX segment_local; ALTER TABLE segment DROP COLUMN evicted; "

@@ -186,7 +186,7 @@ TEST(CatalogLocalSegmentsTest, UpgradeFromVersionSevenMarksTheEvictedSegments) {
   }
   // A version 7 file that had evicted `gone`: the eviction row without the column.
   Sql(path,
-      "DROP INDEX segment_local; ALTER TABLE segment DROP COLUMN evicted; "
+      "DROP TABLE export_request; DROP INDEX segment_local; ALTER TABLE segment DROP COLUMN evicted; "
       "INSERT INTO eviction (file, camera, class, reason, bytes, server_copy, "
       "marked_utc_ns, removed_utc_ns) VALUES ('" +
           gone.file +
