@@ -1223,7 +1223,9 @@ Config DemoConfig(const std::string& data_dir, int segment_seconds) {
   CameraConfig road;
   road.name = "road";
   road.source = SourceKind::kTest;
-  road.pattern = "ball";
+  // smpte: a textured picture with a moving noise box. "ball" at 1280x720 is a small dot on
+  // black, which the health probes rightly call a covered lens (docs/health.md).
+  road.pattern = "smpte";
   road.width = 1280, road.height = 720, road.framerate = 30;
   road.bitrate_kbps = 2500;
   config.cameras.push_back(road);
@@ -1238,11 +1240,12 @@ Config DemoConfig(const std::string& data_dir, int segment_seconds) {
   front.cabin = true;
   config.cameras.push_back(front);
 
-  // "ball" again: of videotestsrc's patterns only ball and snow move, and snow (random noise)
-  // cannot be compressed to 800 kbps; a moving picture keeps the frozen-picture probe quiet.
+  // smpte again: of videotestsrc's patterns only ball, snow and smpte (its noise box) move; snow
+  // cannot be compressed to 800 kbps, and a small ball on black reads as a covered lens. The
+  // demo's shift covers this one on purpose (scripts/demo-shift).
   CameraConfig rear = front;
   rear.name = "cabin-rear";
-  rear.pattern = "ball";
+  rear.pattern = "smpte";
   rear.audio = AudioKind::kNone;
   config.cameras.push_back(rear);
 

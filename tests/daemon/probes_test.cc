@@ -144,11 +144,8 @@ class ProbesTest : public ::testing::Test {
 };
 
 TEST_F(ProbesTest, TheDemosSyntheticCamerasStayOkAndAreMeasured) {
-  CameraConfig front = testing::TestCamera("cabin-front", "smpte", true);
-  front.cabin = true;
-  CameraConfig rear = testing::TestCamera("cabin-rear", "ball", false);
-  rear.cabin = true;
-  StartDaemon(TestConfig({testing::TestCamera("road", "ball", false), front, rear}));
+  // The demo's own cameras, at their sizes (road 1280x720, two cabins 640x360, one with a tone).
+  StartDaemon(TestConfig(DemoConfig(dir_.path(), 4).cameras));
   RunLoopFor(15);
   EXPECT_TRUE(seen_.empty()) << SeenText();
   for (const CameraHealthNow& now : recorder_->HealthNow()) {
