@@ -18,6 +18,7 @@
 
 #include "base/clock.h"
 #include "pipeline/camera_spec.h"
+#include "pipeline/coded_video.h"
 #include "pipeline/graph.h"
 #include "pipeline/segment_order.h"
 #include "pipeline/timed_text.h"
@@ -98,6 +99,11 @@ class CameraPipeline {
   // kept across restarts: its time says how old it is. Thread-safe.
   Thumbnail LatestThumbnail() const;
 
+  // Where the live branch's access units go (graph.h "live"; only in graphs built with
+  // GraphOptions::live_branch). Null: nowhere, and the branch drops every frame at its head.
+  // Thread-safe; kept across restarts.
+  void SetCodedVideoSink(std::shared_ptr<CodedVideoSink> sink);
+
   // Holds the side branches' consumers (thumbnail, probes) in their streaming thread until
   // released, as a stuck consumer would (tests: the recording must go on regardless).
   void BlockSideBranchesForTesting(bool block) { block_side_branches_ = block; }
@@ -118,6 +124,8 @@ class CameraPipeline {
   static GstPadProbeReturn OnVideoBuffer(GstPad* pad, GstPadProbeInfo* info, gpointer self);
   static GstPadProbeReturn OnVideoToMuxer(GstPad* pad, GstPadProbeInfo* info, gpointer self);
   static GstFlowReturn OnThumbnailSample(GstElement* sink, gpointer self);
+  static GstPadProbeReturn OnLiveBranchHead(GstPad* pad, GstPadProbeInfo* info, gpointer self);
+  static GstFlowReturn OnLiveSample(GstElement* sink, gpointer self);
   static gboolean OnWatchdog(gpointer self);
   static gboolean OnRetry(gpointer self);
   static gboolean OnStopTimeout(gpointer self);
@@ -157,6 +165,13 @@ class CameraPipeline {
   std::atomic<bool> block_side_branches_{false};
   mutable std::mutex thumbnail_mutex_;
   Thumbnail thumbnail_;  // written by the thumbnail branch's streaming thread
+
+  // The live branch's consumer (SetCodedVideoSink), read by two streaming threads.
+  mutable std::mutex coded_sink_mutex_;
+  std::shared_ptr<CodedVideoSink> coded_sink_;  // guarded by coded_sink_mutex_
+  std::atomic<bool> coded_sink_set_{false};     // a lock-free "is there one" for every frame
+  std::atomic<uint64_t> live_sequence_{0};      // frames let into the live branch (offsets)
+  std::atomic<uint64_t> generation_{0};         // +1 at every Start()
 
   std::atomic<uint64_t> frames_seen_{0};
   std::atomic<int64_t> last_frame_monotonic_ns_{0};

@@ -9,6 +9,11 @@
 //           branches each start with a leaky one-buffer queue so that they can never hold the
 //           recording back (a slow or stopped consumer loses its own frames, nothing else)
 //   "thumb" appsink of the thumbnail branch: a 320 px wide JPEG once a second
+//   "coded" tee right after the H.264 parser (GraphOptions::live_branch only): the recording
+//           branch goes on to splitmuxsink in the encoder's thread; the live branch starts with
+//           a leaky queue like the side branches off "raw"
+//   "live"  appsink of the live branch: the encoded access units as the recording gets them
+//           (AVC, one access unit per buffer), for the live view (docs/live-view.md)
 //   "track" appsrc of the timed-text (subtitle) track with the position line; the application
 //           must feed it (pipeline/timed_text.h): under bare gst-launch-1.0 nothing does, and
 //           splitmuxsink would hold the video back waiting for text. bench/cpu-per-camera
@@ -43,6 +48,9 @@ struct GraphOptions {
   // The thumbnail branch off "raw" (not on passthrough cameras). The benchmark turns it off to
   // measure what it costs.
   bool thumbnail = true;
+  // The live branch off "coded" (docs/live-view.md): the camera's own encoded stream for live
+  // viewers, so that watching costs no second encoder. Off unless [live] listen is set.
+  bool live_branch = false;
 };
 
 // The thumbnail branch's width; the height follows the picture's aspect ratio.
