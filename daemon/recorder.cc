@@ -81,6 +81,7 @@ std::string CameraGraph(const Config& config, const CameraConfig& camera,
   pipeline::GraphOptions options;
   options.segment_ns = static_cast<int64_t>(config.segment_seconds) * base::kNsPerSecond;
   options.overlay_lines = OverlayLines(config, camera.name, InitialStatusLines());
+  options.live_branch = config.live.enabled();  // docs/live-view.md
   return pipeline::BuildGraphDescription(ToCameraSpec(camera), encoder, aac_encoder, options);
 }
 
