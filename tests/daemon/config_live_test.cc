@@ -59,7 +59,7 @@ TEST(ConfigLiveTest, ReadsListenCapAndViewers) {
 
 TEST(ConfigLiveTest, RoundTripsThroughFormatConfig) {
   for (const char* tail : {"", "[live]\nlisten = 127.0.0.1:8554\nmax_kbps = 0\nmax_viewers = 32\n",
-                           "[live]\nlisten = [::1]:0\n"}) {
+                           "[live]\nlisten = [::1]:8554\n"}) {
     Config config = ParseOk(tail);
     auto again = ParseConfig(FormatConfig(config), kFile);
     ASSERT_TRUE(again.ok()) << again.message() << "\n" << FormatConfig(config);
