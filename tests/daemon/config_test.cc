@@ -322,8 +322,8 @@ TEST(ConfigTest, ReportsUnknownSectionAndSuggestsTheClosestOne) {
                                  "[camera yard]\nsource = test\n");
   EXPECT_THAT(error, HasSubstr(At(7) + "unknown section \"[camra road]\"; expected [device], "
                                        "[storage], [gps], [incidents], [health], [camera NAME], "
-                                       "[geofence NAME], [input NAME], [crash], [api], [uplink] or "
-                                       "[user NAME] (did you mean \"camera\"?)"));
+                                       "[geofence NAME], [input NAME], [crash], [api], [uplink], "
+                                       "[live] or [user NAME] (did you mean \"camera\"?)"));
   // Keys of a section already reported are not reported again, one by one.
   EXPECT_THAT(error, ::testing::Not(HasSubstr(At(8))));
 }

@@ -15,12 +15,14 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <future>
 
 #include "daemon/control_plane.h"
 #include "daemon/recorder.h"
 #include "tests/api_test_util.h"
 #include "tests/recorder_test_util.h"
+#include "tests/rtsp_test_server.h"
 #include "tests/test_util.h"
 
 namespace patrolrec::daemon {
@@ -262,6 +264,14 @@ class LiveViewTest : public ::testing::Test {
     return out;
   }
 
+  testing::HttpResult Get(const std::string& path, const std::string& role) {
+    testing::HttpRequest request;
+    request.path = path;
+    request.token = role + "-token";
+    return WhileLooping(
+        [socket = dir_.path() + "/api.sock", request] { return testing::Http(socket, "", request); });
+  }
+
   bool NoSessions() { return control_->live()->Sessions().empty(); }
 
   TempDir dir_;
@@ -305,6 +315,15 @@ TEST_F(LiveViewTest, SupervisorGetsTheCamerasOwnH264AndStoppingLeavesTheRecordin
     EXPECT_EQ(sessions[0].peer, "127.0.0.1");
     EXPECT_GT(sessions[0].bytes_sent, 0u);
     EXPECT_EQ(sessions[0].frames_capped, 0u);
+    // The control API lists it for supervisors and auditors, never for the crew or technicians.
+    testing::HttpResult listed = Get("/v1/live", "auditor");
+    ASSERT_EQ(listed.status, 200) << listed.body;
+    ASSERT_EQ(listed.Json()["sessions"].size(), 1u) << listed.body;
+    EXPECT_EQ(listed.Json()["sessions"][0]["user"], "test-supervisor");
+    EXPECT_EQ(listed.Json()["sessions"][0]["camera"], "road");
+    EXPECT_EQ(listed.Json()["port"], port());
+    EXPECT_EQ(Get("/v1/live", "technician").status, 403);
+    EXPECT_EQ(Get("/v1/live", "officer").status, 403);
     WhileLooping([&viewer] {
       viewer.Stop();
       return 0;
@@ -480,10 +499,38 @@ TEST_F(LiveViewTest, OnCellularTheCapHoldsAndTheViewerLimitIsKept) {
   const double seconds =
       static_cast<double>(base::Clock::System()->MonotonicNs() - start_ns) / 1e9;
   const double sent = static_cast<double>(after[0].bytes_sent - bytes_before);
+  std::printf("cellular cap 100 kbit/s: %.0f bytes in %.1f s (%.0f kbit/s), %llu frames sent, "
+              "%llu capped, %lld decoded\n",
+              sent, seconds, sent * 8 / seconds / 1000,
+              static_cast<unsigned long long>(after[0].frames_sent),
+              static_cast<unsigned long long>(after[0].frames_capped),
+              static_cast<long long>(viewer.frames()));
   // At most the cap over the stretch, plus the bucket (one second) and a keyframe.
   EXPECT_LE(sent, 100'000.0 / 8 * (seconds + 1) + 40'000) << sent << " bytes in " << seconds;
   EXPECT_GT(after[0].frames_capped, 0u);
   EXPECT_GT(viewer.frames(), 5);  // it still sees pictures (groups of them, or keyframes)
+  WhileLooping([&viewer] {
+    viewer.Stop();
+    return 0;
+  });
+  EXPECT_TRUE(RunLoopUntil([&] { return NoSessions(); }, 15));
+}
+
+TEST_F(LiveViewTest, APassthroughCameraIsRelayedAsItArrives) {
+  // An IP camera recorded without re-encoding (High profile from the camera): the live view relays
+  // that same stream, and there is no encoder in the graph at all.
+  testing::RtspTestServer camera;
+  ASSERT_TRUE(camera.Start()) << camera.error();
+  Config config = TestConfig();
+  config.cameras[0].source = SourceKind::kRtsp;
+  config.cameras[0].url = camera.url();
+  config.cameras[0].overlay = false;
+  StartDaemon(config);
+  const std::string graph = recorder_->camera("road")->description();
+  EXPECT_EQ(graph.find("x264enc"), std::string::npos) << graph;
+  EXPECT_THAT(graph, HasSubstr("tee name=coded"));
+  DecodingViewer viewer(Url("road"), "test-supervisor", "supervisor-token");
+  EXPECT_TRUE(RunLoopUntil([&] { return viewer.frames() >= 30; }, 20)) << viewer.error();
   WhileLooping([&viewer] {
     viewer.Stop();
     return 0;
