@@ -67,6 +67,7 @@ const std::vector<std::string> kUplinkKeys = {"endpoint",
                                               "depot_geofence",
                                               "deadline_alert_hours",
                                               "network"};
+const std::vector<std::string> kLiveKeys = {"listen", "max_kbps", "max_viewers"};
 const std::vector<std::string> kUserKeys = {"role", "token_sha256"};
 const std::vector<std::string> kExportKeys = {"approval_expiry_hours", "iso", "pdf"};
 const std::vector<std::string> kMediumKeys = {"vendor_id", "product_id", "serial"};
@@ -104,6 +105,7 @@ const std::vector<std::string>* KeysOf(const std::string& kind) {
   if (kind == "crash") return &kCrashKeys;
   if (kind == "api") return &kApiKeys;
   if (kind == "uplink") return &kUplinkKeys;
+  if (kind == "live") return &kLiveKeys;
   if (kind == "user") return &kUserKeys;
   if (kind == "export") return &kExportKeys;
   if (kind == "medium") return &kMediumKeys;
@@ -256,7 +258,7 @@ bool IsKeyWord(const std::string& key) {
 // The section kinds a key belongs to, for "it belongs in [storage]".
 std::string HomeOf(const std::string& key) {
   for (const char* kind : {"device", "storage", "gps", "incidents", "health", "camera", "geofence",
-                           "input", "crash", "api", "user", "uplink", "export", "medium"}) {
+                           "input", "crash", "api", "user", "uplink", "export", "medium", "live"}) {
     const auto* keys = KeysOf(kind);
     if (std::find(keys->begin(), keys->end(), key) != keys->end()) {
       std::string k = kind;
@@ -315,11 +317,11 @@ std::vector<Section> Split(const std::string& text, Errors& errors, int* line_co
                    "unknown section " + Quote("[" + inside + "]") +
                        "; expected [device], [storage], [gps], [incidents], [health], [camera NAME], "
                        "[geofence NAME], [input NAME], [crash], [api], [uplink], [user NAME], "
-                       "[export] or [medium NAME]" +
+                       "[export], [medium NAME] or [live]" +
                        DidYouMean(Suggest(section.kind,
                                           {"device", "storage", "gps", "incidents", "health",
                                            "camera", "geofence", "input", "crash", "api", "user",
-                                           "uplink", "export", "medium"})));
+                                           "uplink", "export", "medium", "live"})));
         continue;
       }
       if (section.IsNamed() && section.name.empty()) {
@@ -736,6 +738,20 @@ void ReadApi(const Section& section, Errors& errors, ApiConfig* api) {
   }
 }
 
+void ReadLive(const Section& section, Errors& errors, LiveConfig* live) {
+  Reader reader(section, errors);
+  if (const Entry* listen = reader.Get("listen")) {
+    ApiConfig address;  // the same HOST:PORT rule as [api] listen
+    if (ParseListenAddress(listen->value, &address)) {
+      live->listen_host = address.listen_host, live->listen_port = address.listen_port;
+    } else {
+      reader.Bad("listen", "HOST:PORT for the RTSP server, e.g. 0.0.0.0:8554, or none");
+    }
+  }
+  reader.Int("max_kbps", 0, 100000, &live->max_kbps);
+  reader.Int("max_viewers", 1, 32, &live->max_viewers);
+}
+
 bool IsHttpUrl(const std::string& url) {
   for (const std::string scheme : {"http://", "https://"}) {
     if (url.size() > scheme.size() && url.compare(0, scheme.size(), scheme) == 0 &&
@@ -1149,6 +1165,7 @@ Result<Config> Parse(const std::string& text, const std::string& file_name, base
     if (section.kind == "crash") config.crash = ReadCrash(section, errors);
     if (section.kind == "api") ReadApi(section, errors, &config.api);
     if (section.kind == "uplink") ReadUplink(section, errors, &config.uplink);
+    if (section.kind == "live") ReadLive(section, errors, &config.live);
     if (section.kind == "user") config.users.push_back(ReadUser(section, errors));
     if (section.kind == "export") ReadExport(section, errors, &config.exports);
     if (section.kind == "medium") {
@@ -1385,6 +1402,13 @@ std::string FormatConfig(const Config& config) {
     line("product_id", medium.product_id);
     line("serial", medium.serial);
   }
+  out += "\n[live]\n";
+  line("listen", config.live.listen_host.empty() ? "none"
+                 : config.live.listen_host.find(':') != std::string::npos
+                     ? "[" + config.live.listen_host + "]:" + config.live.listen_port
+                     : config.live.listen_host + ":" + config.live.listen_port);
+  line("max_kbps", std::to_string(config.live.max_kbps));
+  line("max_viewers", std::to_string(config.live.max_viewers));
   for (const UserConfig& user : config.users) {
     out += "\n[user " + user.name + "]\n";
     line("role", RoleName(user.role));

@@ -8,7 +8,7 @@
 //
 // Format: UTF-8 text. `[device]`, `[storage]`, optionally `[gps]`, `[incidents]`,
 // `[health]`, `[geofence NAME]`, `[input NAME]` (trigger inputs), `[crash]` (the crash sensor), `[api]` and
-// `[user NAME]` (the control API), `[uplink]` (docs/uplink.md), and one `[camera NAME]` section
+// `[user NAME]` (the control API), `[uplink]` (docs/uplink.md), `[live]` (docs/live-view.md), and one `[camera NAME]` section
 // per camera, each holding `key = value` lines. Whitespace around keys and values is ignored.
 // `#` begins a comment at the start of a line or after whitespace (so `rtsp://host/a#b` keeps its
 // `#`). A value may be written in double quotes to keep leading or trailing spaces or a ` #`;
@@ -148,6 +148,19 @@ struct UplinkConfig {
   bool enabled() const { return !endpoint.empty(); }
   bool operator==(const UplinkConfig&) const = default;
 };
+// [live]: the live view for supervisors and the command centre (docs/live-view.md): an RTSP
+// server in the daemon that relays each camera's own encoded stream.
+struct LiveConfig {
+  std::string listen_host;  // `listen = HOST:PORT`; "" = `none` (default): no live view
+  std::string listen_port;
+  // What all live views together may send while the link is cellular, kbit/s of H.264, 0..100000;
+  // 0: no live view over cellular (new sessions refused, open ones get nothing).
+  int max_kbps = 1000;
+  int max_viewers = 4;  // live sessions open at once, over every camera, 1..32
+  bool enabled() const { return !listen_host.empty(); }
+  bool operator==(const LiveConfig&) const = default;
+};
+
 // [user NAME]: one user of the control API. The file holds the SHA-256 of the token, never the
 // token, so a copy of the configuration grants nothing.
 struct UserConfig {
@@ -183,6 +196,7 @@ struct Config {
   HealthConfig health;  // [health]; absent: the defaults
   ApiConfig api;
   UplinkConfig uplink;  // [uplink]; absent: uplink off
+  LiveConfig live;      // [live]; absent: no live view
   std::vector<UserConfig> users;         // [user NAME] sections, in file order
   ExportConfig exports;                  // [export]; absent: the defaults
   std::vector<MediumConfig> media;       // [medium NAME] sections, in file order

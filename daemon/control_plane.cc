@@ -149,6 +149,7 @@ base::Status ControlPlane::Open() {
   OpenSelfCheck();
   OpenInterruptions();
   OpenExports();
+  OpenLive();
   ApiListenConfig listen = ListenConfigFrom(config.api);
   base::Status listening = api_->Listen(listen);
   if (!listening.ok()) {
@@ -162,7 +163,64 @@ base::Status ControlPlane::Open() {
   if (config.users.empty()) {
     description_ += " (no [user NAME] configured: every request will be refused)";
   }
+  if (live_) {
+    description_ += "; live view on rtsp://" + config.live.listen_host + ":" +
+                    std::to_string(live_->port()) + "/CAMERA";
+  }
   return base::Status::Ok();
+}
+
+void ControlPlane::OpenLive() {
+  // Who watches what is for the supervisors who may watch and the auditors who check them.
+  api_->Route("GET", "/v1/live", {Role::kSupervisor, Role::kAuditor}, AuditPolicy::kRefusalsOnly,
+              [this](const ApiRequest&) {
+                const LiveConfig& live = recorder_->config().live;
+                ApiResponse response;
+                if (!live_) {
+                  response.body = {{"enabled", false}};
+                  return response;
+                }
+                nlohmann::json sessions = nlohmann::json::array();
+                for (const LiveSessionInfo& s : live_->Sessions()) {
+                  sessions.push_back({{"user", s.user},
+                                      {"camera", s.camera},
+                                      {"peer", s.peer},
+                                      {"started_utc", base::FormatUtcNs(s.started_utc_ns)},
+                                      {"frames_sent", s.frames_sent},
+                                      {"bytes_sent", s.bytes_sent},
+                                      {"frames_skipped", s.frames_skipped},
+                                      {"frames_capped", s.frames_capped}});
+                }
+                response.body = {{"enabled", true},
+                                 {"port", live_->port()},
+                                 {"cellular", live_->cellular()},
+                                 {"max_kbps", live.max_kbps},
+                                 {"max_viewers", live.max_viewers},
+                                 {"sessions", sessions}};
+                return response;
+              });
+  const Config& config = recorder_->config();
+  if (!config.live.enabled()) return;
+  LiveViewOptions options = live_options_;
+  if (!live_options_set_) {
+    // The link as the uplink judges it (with the depot geofence) when it runs; otherwise by the
+    // same rules from the default route, which without depot interfaces counts any network as
+    // cellular: the cap applies unless the car is known to be at the depot.
+    options.link_is_cellular = [this, uplink = config.uplink] {
+      if (uplink_) {
+        const UplinkReachability link = uplink_->Reachability();  // thread-safe
+        if (link.running) return link.mode == "cellular";
+      }
+      return JudgeNetwork(uplink, false, DefaultRouteInterface()) ==
+             uplink::NetworkMode::kCellular;
+    };
+  }
+  live_ = std::make_unique<LiveView>(config, recorder_, audit_.get(), clock_, std::move(options));
+  base::Status started = live_->Start();
+  if (!started.ok()) {
+    base::LogError(started.message() + " (recording goes on; no live view)");
+    live_.reset();
+  }
 }
 
 void ControlPlane::OpenUplink() {
@@ -326,6 +384,7 @@ void ControlPlane::Stop() {
   // First, while the uplink still takes alerts: a stop during an incident is an interruption.
   if (interruptions_) interruptions_->OnStop();
   if (uplink_tick_) g_source_remove(uplink_tick_), uplink_tick_ = 0;
+  if (live_) live_->Stop();  // before the uplink: the link judge may ask it
   if (uplink_) uplink_->Stop();
   if (routes_) routes_->Stop();
   if (self_check_) self_check_->Stop();

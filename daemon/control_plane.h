@@ -17,6 +17,7 @@
 #include "daemon/duty.h"
 #include "daemon/export_service.h"
 #include "daemon/interruptions.h"
+#include "daemon/live_view.h"
 #include "daemon/recorder.h"
 #include "daemon/self_check.h"
 #include "daemon/uplink_service.h"
@@ -68,6 +69,13 @@ class ControlPlane {
   void set_uplink_options_for_testing(UplinkServiceOptions options) {
     uplink_options_ = std::move(options);
   }
+  // The live view (docs/live-view.md); null when [live] listen is none or it could not listen.
+  LiveView* live() { return live_.get(); }
+  // Tests: how the live view judges the link (before Open).
+  void set_live_options_for_testing(LiveViewOptions options) {
+    live_options_ = std::move(options);
+    live_options_set_ = true;
+  }
   // "control API on /run/patrolrec/api.sock and 127.0.0.1:8080", or why not.
   const std::string& description() const { return description_; }
 
@@ -90,6 +98,8 @@ class ControlPlane {
   // The interruption tracker, wired to the recorder, the probes, the disk guard, the incidents,
   // the uplink's alerts and the event stream; then what the last run left (OnStart).
   void OpenInterruptions();
+  // The live view and GET /v1/live (docs/live-view.md).
+  void OpenLive();
 
   Recorder* recorder_;
   base::Env* env_;
@@ -108,6 +118,9 @@ class ControlPlane {
   // Shared so that the recorder's callbacks, which may outlive this object, hold a weak_ptr.
   std::shared_ptr<InterruptionTracker> interruptions_;
   UplinkServiceOptions uplink_options_;
+  std::unique_ptr<LiveView> live_;
+  LiveViewOptions live_options_;
+  bool live_options_set_ = false;
   guint uplink_tick_ = 0;
   std::vector<std::unique_ptr<inputs::InputSource>> test_inputs_;
   std::string description_ = "control API not started";

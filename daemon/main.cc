@@ -31,7 +31,7 @@ using namespace patrolrec;
 
 constexpr char kUsage[] =
     "Usage: patrolrecd --demo [--duration SECONDS] [--data-dir DIR] [--segment-seconds N]\n"
-    "                         [--gpsd HOST:PORT]\n"
+    "                         [--gpsd HOST:PORT] [--live HOST:PORT]\n"
     "       patrolrecd --config FILE [--duration SECONDS] [--stop-timeout SECONDS]\n"
     "       patrolrecd --check-config FILE\n"
     "       patrolrecd (--demo | --config FILE) --print-pipelines | --print-config\n"
@@ -50,6 +50,8 @@ constexpr char kUsage[] =
     "  --segment-seconds N   segment length (demo default: 60)\n"
     "  --gpsd HOST:PORT      where gpsd listens, or 'none' (overrides [gps] gpsd; default\n"
     "                        127.0.0.1:2947)\n"
+    "  --live HOST:PORT      serve the live view (RTSP) there, or 'none' (overrides [live]\n"
+    "                        listen; docs/live-view.md), e.g. 127.0.0.1:8554\n"
     "  --duration SECONDS    stop by itself after this long (default: until SIGINT/SIGTERM)\n"
     "  --stop-timeout SECONDS  give up a stop that takes longer than this (default 20): log\n"
     "                        the files left unsealed (the next start recovers them), exit 1\n"
@@ -79,6 +81,7 @@ struct Options {
   bool print_pipelines = false;
   bool print_config = false;
   std::string gpsd;
+  std::string live;  // --live HOST:PORT or none; "" = as configured
   bool quiet = false;
   bool no_probes = false;
   bool recover_only = false;
@@ -173,6 +176,13 @@ int main(int argc, char** argv) {
         return UsageError("--gpsd needs HOST:PORT, e.g. 127.0.0.1:2947, or none");
       }
       options.gpsd = v;
+    } else if (arg == "--live") {
+      const char* v = value();
+      daemon::GpsConfig check;  // the same HOST:PORT rule
+      if (!v || !daemon::ParseGpsdAddress(v, &check)) {
+        return UsageError("--live needs HOST:PORT, e.g. 127.0.0.1:8554, or none");
+      }
+      options.live = v;
     } else if (arg == "--quiet") {
       options.quiet = true;
     } else if (arg == "--no-probes") {
@@ -272,6 +282,12 @@ int main(int argc, char** argv) {
   }
   if (!options.gpsd.empty()) daemon::ParseGpsdAddress(options.gpsd, &config.gps);
   if (options.no_probes) config.health.probes = false;
+  if (!options.live.empty()) {
+    daemon::GpsConfig address;
+    daemon::ParseGpsdAddress(options.live, &address);
+    config.live.listen_host = address.enabled ? address.host : "";
+    config.live.listen_port = address.enabled ? address.port : "";
+  }
   if (config.data_dir.front() != '/') {
     if (char* cwd = g_get_current_dir()) {
       if (config.api.socket == config.data_dir + "/api.sock") {

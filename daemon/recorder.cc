@@ -86,6 +86,7 @@ std::string CameraGraph(const Config& config, const CameraConfig& camera,
   options.segment_ns = static_cast<int64_t>(config.segment_seconds) * base::kNsPerSecond;
   options.overlay_lines = OverlayLines(config, camera.name, InitialStatusLines());
   options.probes = config.health.probes;
+  options.live_branch = config.live.enabled();  // docs/live-view.md
   return pipeline::BuildGraphDescription(ToCameraSpec(camera), encoder, aac_encoder, options);
 }
 

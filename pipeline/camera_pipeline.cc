@@ -133,6 +133,21 @@ void CameraPipeline::Start() {
     previous_probe_frame_.clear();
   }
   ApplySimulatedFaults();
+  // The live branch (graph.h "coded"): frames nobody wants are dropped at its head, in the
+  // encoder's thread, before the queue; the rest are numbered so that a leak shows.
+  if (GstElement* queue = gst_bin_get_by_name(GST_BIN(pipeline_), "liveq")) {
+    GstPad* pad = gst_element_get_static_pad(queue, "sink");
+    gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, &CameraPipeline::OnLiveBranchHead, this,
+                      nullptr);
+    gst_object_unref(pad);
+    gst_object_unref(queue);
+  }
+  if (GstElement* live = gst_bin_get_by_name(GST_BIN(pipeline_), "live")) {
+    g_object_set(live, "emit-signals", TRUE, nullptr);
+    g_signal_connect(live, "new-sample", G_CALLBACK(&CameraPipeline::OnLiveSample), this);
+    gst_object_unref(live);
+  }
+  generation_.fetch_add(1);
   if (GstElement* track = gst_bin_get_by_name(GST_BIN(pipeline_), "track")) {
     track_.Attach(track);
     gst_object_unref(track);
@@ -468,6 +483,45 @@ void CameraPipeline::ApplySimulatedFaults() {
     }
     gst_object_unref(asrc);
   }
+}
+
+void CameraPipeline::SetCodedVideoSink(std::shared_ptr<CodedVideoSink> sink) {
+  std::lock_guard lock(coded_sink_mutex_);
+  coded_sink_set_ = sink != nullptr;
+  coded_sink_ = std::move(sink);
+}
+
+GstPadProbeReturn CameraPipeline::OnLiveBranchHead(GstPad*, GstPadProbeInfo* info,
+                                                   gpointer self) {
+  // The encoder's streaming thread, every frame: keep this to an atomic read when nobody watches.
+  auto* camera = static_cast<CameraPipeline*>(self);
+  if (!camera->coded_sink_set_.load(std::memory_order_relaxed)) return GST_PAD_PROBE_DROP;
+  {
+    std::lock_guard lock(camera->coded_sink_mutex_);
+    if (!camera->coded_sink_ || !camera->coded_sink_->Wants()) return GST_PAD_PROBE_DROP;
+  }
+  // The tee hands the same buffer to the recording: number a shallow copy (the picture's memory
+  // is shared, only the buffer's small header is copied).
+  GstBuffer* buffer = gst_buffer_make_writable(GST_PAD_PROBE_INFO_BUFFER(info));
+  GST_BUFFER_OFFSET(buffer) = camera->live_sequence_.fetch_add(1) + 1;
+  GST_PAD_PROBE_INFO_DATA(info) = buffer;
+  return GST_PAD_PROBE_OK;
+}
+
+GstFlowReturn CameraPipeline::OnLiveSample(GstElement* sink, gpointer self) {
+  // The live branch's streaming thread, behind its leaky queue.
+  auto* camera = static_cast<CameraPipeline*>(self);
+  while (camera->block_side_branches_.load()) g_usleep(10'000);  // tests; TearDown releases it
+  GstSample* sample = gst_app_sink_try_pull_sample(GST_APP_SINK(sink), 0);
+  if (!sample) return GST_FLOW_OK;
+  std::shared_ptr<CodedVideoSink> consumer;
+  {
+    std::lock_guard lock(camera->coded_sink_mutex_);
+    consumer = camera->coded_sink_;
+  }
+  if (consumer) consumer->OnAccessUnit(sample, camera->generation_.load());
+  gst_sample_unref(sample);
+  return GST_FLOW_OK;
 }
 
 Thumbnail CameraPipeline::LatestThumbnail() const {

@@ -19,6 +19,7 @@
 #include "base/clock.h"
 #include "pipeline/camera_spec.h"
 #include "pipeline/picture_probe.h"
+#include "pipeline/coded_video.h"
 #include "pipeline/graph.h"
 #include "pipeline/segment_order.h"
 #include "pipeline/timed_text.h"
@@ -115,6 +116,10 @@ class CameraPipeline {
   std::string SimulateFault(const std::string& fault);
   const std::string& simulated_video_fault() const { return simulated_video_fault_; }
   const std::string& simulated_audio_fault() const { return simulated_audio_fault_; }
+  // Where the live branch's access units go (graph.h "live"; only in graphs built with
+  // GraphOptions::live_branch). Null: nowhere, and the branch drops every frame at its head.
+  // Thread-safe; kept across restarts.
+  void SetCodedVideoSink(std::shared_ptr<CodedVideoSink> sink);
 
   // Holds the side branches' consumers (thumbnail, probes) in their streaming thread until
   // released, as a stuck consumer would (tests: the recording must go on regardless).
@@ -138,6 +143,8 @@ class CameraPipeline {
   static GstFlowReturn OnThumbnailSample(GstElement* sink, gpointer self);
   static GstFlowReturn OnProbeSample(GstElement* sink, gpointer self);
   void ApplySimulatedFaults();
+  static GstPadProbeReturn OnLiveBranchHead(GstPad* pad, GstPadProbeInfo* info, gpointer self);
+  static GstFlowReturn OnLiveSample(GstElement* sink, gpointer self);
   static gboolean OnWatchdog(gpointer self);
   static gboolean OnRetry(gpointer self);
   static gboolean OnStopTimeout(gpointer self);
@@ -186,6 +193,13 @@ class CameraPipeline {
   std::string simulated_audio_fault_;
 
   std::atomic<uint64_t> frames_total_{0};
+  // The live branch's consumer (SetCodedVideoSink), read by two streaming threads.
+  mutable std::mutex coded_sink_mutex_;
+  std::shared_ptr<CodedVideoSink> coded_sink_;  // guarded by coded_sink_mutex_
+  std::atomic<bool> coded_sink_set_{false};     // a lock-free "is there one" for every frame
+  std::atomic<uint64_t> live_sequence_{0};      // frames let into the live branch (offsets)
+  std::atomic<uint64_t> generation_{0};         // +1 at every Start()
+
   std::atomic<uint64_t> frames_seen_{0};
   std::atomic<int64_t> last_frame_monotonic_ns_{0};
   // Running time just past the last video frame sent to splitmuxsink (its streaming thread).

@@ -46,6 +46,20 @@ constexpr const char* kLeakyQueue =
 constexpr const char* kQuietSink =
     "drop=true max-buffers=1 sync=false async=false wait-on-eos=false";
 
+// The live branch (docs/live-view.md), hung off the tee "coded" after the H.264 parser. Like the
+// side branches off "raw" it can never hold the recording back: the tee's push into a leaky
+// queue never blocks, and the appsink drops rather than waits. The queue holds up to half a
+// second (about a GOP) so that a consumer briefly late loses nothing; what it does lose, the
+// consumer notices (CameraPipeline numbers the buffers) and skips to the next keyframe.
+// The caps are the recording's (AVC, whole access units), fixed here so that the live branch
+// can never steer the parser's negotiation away from what mp4mux takes.
+std::string LiveBranchDescription() {
+  return " coded. ! queue name=liveq leaky=downstream max-size-buffers=0 max-size-bytes=0"
+         " max-size-time=500000000 ! appsink name=live"
+         " caps=\"video/x-h264,stream-format=avc,alignment=au\" drop=true max-buffers=2"
+         " sync=false async=false wait-on-eos=false";
+}
+
 std::string RawCaps(const CameraSpec& spec, const char* media) {
   return std::string(media) + ",width=" + std::to_string(spec.width) +
          ",height=" + std::to_string(spec.height) + ",framerate=" + std::to_string(spec.framerate) +
@@ -101,8 +115,13 @@ std::string BuildGraphDescription(const CameraSpec& spec, const EncoderChoice& e
   const int font_px = std::max(12, spec.height / 28);
   const std::string font = QuoteForLaunch(options.font + " " + std::to_string(font_px) + "px");
   std::string d = SourceDescription(spec);
+  // The tee "coded" stands between the parser and the recording's queue only with a live branch,
+  // so that without one the graph is exactly what it was.
+  const std::string coded_tee = options.live_branch ? " ! tee name=coded" : "";
   if (IsPassthrough(spec)) {
-    d += " ! video/x-h264,stream-format=avc,alignment=au ! queue name=vq ! split.video";
+    d += " ! video/x-h264,stream-format=avc,alignment=au" + coded_tee +
+         " ! queue name=vq ! split.video";
+    if (options.live_branch) d += LiveBranchDescription();
   } else {
     // The side branches hang off the tee at the end of the description ("raw. ! ..."); the
     // recording branch follows it directly, unchanged.
@@ -139,7 +158,8 @@ std::string BuildGraphDescription(const CameraSpec& spec, const EncoderChoice& e
         " ! videoconvert ! " +
         VideoEncoderDescription(encoder, spec.bitrate_kbps,
                                 std::max(1, spec.framerate * options.keyframe_interval_ms / 1000)) +
-        " ! h264parse ! queue name=vq ! split.video" + side_branches;
+        " ! h264parse" + coded_tee + " ! queue name=vq ! split.video" + side_branches;
+    if (options.live_branch) d += LiveBranchDescription();
   }
   if (spec.audio != Audio::kNone && !aac_encoder.empty()) {
     d += spec.audio == Audio::kTest

@@ -12,6 +12,11 @@
 //   "probe" appsink of the health probes' branch: a 320 px wide GRAY8 picture 4 times a second
 //           (pipeline/picture_probe.h)
 //   "alevel" level element on the audio path (RMS and peak every 250 ms, as bus messages)
+//   "coded" tee right after the H.264 parser (GraphOptions::live_branch only): the recording
+//           branch goes on to splitmuxsink in the encoder's thread; the live branch starts with
+//           a leaky queue like the side branches off "raw"
+//   "live"  appsink of the live branch: the encoded access units as the recording gets them
+//           (AVC, one access unit per buffer), for the live view (docs/live-view.md)
 //   "track" appsrc of the timed-text (subtitle) track with the position line; the application
 //           must feed it (pipeline/timed_text.h): under bare gst-launch-1.0 nothing does, and
 //           splitmuxsink would hold the video back waiting for text. bench/cpu-per-camera
@@ -50,6 +55,9 @@ struct GraphOptions {
   // The health probes: the "probe" branch off "raw" (not on passthrough cameras) and the
   // "alevel" level element on the audio path. The benchmark turns them off to measure them.
   bool probes = true;
+  // The live branch off "coded" (docs/live-view.md): the camera's own encoded stream for live
+  // viewers, so that watching costs no second encoder. Off unless [live] listen is set.
+  bool live_branch = false;
 };
 
 // The thumbnail branch's width; the height follows the picture's aspect ratio.

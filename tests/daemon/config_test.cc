@@ -323,8 +323,8 @@ TEST(ConfigTest, ReportsUnknownSectionAndSuggestsTheClosestOne) {
   EXPECT_THAT(error, HasSubstr(At(7) + "unknown section \"[camra road]\"; expected [device], "
                                        "[storage], [gps], [incidents], [health], [camera NAME], "
                                        "[geofence NAME], [input NAME], [crash], [api], [uplink], "
-                                       "[user NAME], [export] or [medium NAME] (did you mean "
-                                       "\"camera\"?)"));
+                                       "[user NAME], [export], [medium NAME] or [live] (did you "
+                                       "mean \"camera\"?)"));
   // Keys of a section already reported are not reported again, one by one.
   EXPECT_THAT(error, ::testing::Not(HasSubstr(At(8))));
 }
