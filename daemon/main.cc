@@ -31,7 +31,7 @@ using namespace patrolrec;
 
 constexpr char kUsage[] =
     "Usage: patrolrecd --demo [--duration SECONDS] [--data-dir DIR] [--segment-seconds N]\n"
-    "                         [--gpsd HOST:PORT]\n"
+    "                         [--gpsd HOST:PORT] [--listen HOST:PORT]\n"
     "       patrolrecd --config FILE [--duration SECONDS] [--stop-timeout SECONDS]\n"
     "       patrolrecd --check-config FILE\n"
     "       patrolrecd (--demo | --config FILE) --print-pipelines | --print-config\n"
@@ -50,6 +50,9 @@ constexpr char kUsage[] =
     "  --segment-seconds N   segment length (demo default: 60)\n"
     "  --gpsd HOST:PORT      where gpsd listens, or 'none' (overrides [gps] gpsd; default\n"
     "                        127.0.0.1:2947)\n"
+    "  --listen HOST:PORT    serve the control API and the in-car screen (http://HOST:PORT/ui/)\n"
+    "                        on this TCP address too (overrides [api] listen), e.g.\n"
+    "                        127.0.0.1:8080; 'none' for the Unix socket only\n"
     "  --duration SECONDS    stop by itself after this long (default: until SIGINT/SIGTERM)\n"
     "  --stop-timeout SECONDS  give up a stop that takes longer than this (default 20): log\n"
     "                        the files left unsealed (the next start recovers them), exit 1\n"
@@ -78,6 +81,7 @@ struct Options {
   bool print_pipelines = false;
   bool print_config = false;
   std::string gpsd;
+  std::string listen;  // --listen HOST:PORT, or "none"
   bool quiet = false;
   bool recover_only = false;
   bool verbose = false;
@@ -171,6 +175,14 @@ int main(int argc, char** argv) {
         return UsageError("--gpsd needs HOST:PORT, e.g. 127.0.0.1:2947, or none");
       }
       options.gpsd = v;
+    } else if (arg == "--listen") {
+      const char* v = value();
+      std::string text = v ? v : "";
+      size_t colon = text.rfind(':');
+      if (text != "none" && (colon == std::string::npos || colon == 0 || colon + 1 == text.size())) {
+        return UsageError("--listen needs HOST:PORT, e.g. 127.0.0.1:8080, or none");
+      }
+      options.listen = text;
     } else if (arg == "--quiet") {
       options.quiet = true;
     } else if (arg == "--verbose") {
@@ -267,6 +279,13 @@ int main(int argc, char** argv) {
     if (options.segment_seconds) config.segment_seconds = options.segment_seconds;
   }
   if (!options.gpsd.empty()) daemon::ParseGpsdAddress(options.gpsd, &config.gps);
+  if (options.listen == "none") {
+    config.api.listen_host.clear(), config.api.listen_port.clear();
+  } else if (!options.listen.empty()) {
+    size_t colon = options.listen.rfind(':');
+    config.api.listen_host = options.listen.substr(0, colon);
+    config.api.listen_port = options.listen.substr(colon + 1);
+  }
   if (config.data_dir.front() != '/') {
     if (char* cwd = g_get_current_dir()) {
       if (config.api.socket == config.data_dir + "/api.sock") {
