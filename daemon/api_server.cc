@@ -23,6 +23,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/utf8.h"
+#include "daemon/ui_files.h"
 
 namespace patrolrec::daemon {
 
@@ -537,7 +538,10 @@ gboolean ApiServer::Impl::OnKeepalive(gpointer self) {
 // ApiServer
 
 ApiServer::ApiServer(const std::vector<UserConfig>& users, storage::AuditLog& audit)
-    : audit_(audit), impl_(std::make_unique<Impl>()) {
+    : audit_(audit),
+      sessions_(std::make_unique<SessionTable>(
+          users, [] { return static_cast<int64_t>(g_get_monotonic_time()) * 1000; })),
+      impl_(std::make_unique<Impl>()) {
   impl_->owner = this;
   for (const UserConfig& user : users) {
     users_.push_back(User{user.name, user.role, HexToRaw(user.token_sha256)});
@@ -552,6 +556,81 @@ ApiServer::ApiServer(const std::vector<UserConfig>& users, storage::AuditLog& au
 }
 
 ApiServer::~ApiServer() { Stop(); }
+
+void ApiServer::ServeUi(std::string directory) { ui_dir_ = std::move(directory); }
+
+namespace {
+
+// The token of an "Authorization: Bearer TOKEN" header that Authenticate accepted.
+std::string BearerToken(const std::string& header) {
+  std::string token = header.substr(7);
+  while (!token.empty() && token.front() == ' ') token.erase(0, 1);
+  while (!token.empty() && token.back() == ' ') token.pop_back();
+  return token;
+}
+
+}  // namespace
+
+ApiResponse ApiServer::SignIn(const RawApiRequest& raw) {
+  const std::string action = "POST /v1/session";
+  std::string type = raw.content_type.value_or("");
+  type = type.substr(0, type.find(';'));
+  json body = json::parse(raw.body, nullptr, /*allow_exceptions=*/false);
+  if (raw.body.size() > 4096 || g_ascii_strcasecmp(type.c_str(), "application/json") != 0 ||
+      body.is_discarded() || !body.is_object()) {
+    return Audited(raw, action, std::nullopt, false,
+                   ApiResponse::Error(400, "bad-request",
+                                      "send {\"pin\": \"DIGITS\"} as Content-Type: "
+                                      "application/json"));
+  }
+  FieldReader fields(body);
+  std::string pin = fields.String("pin", 64);
+  if (auto error = fields.Finish()) return Audited(raw, action, std::nullopt, false, *error);
+  if (!sessions_->enabled()) {
+    return Audited(raw, action, std::nullopt, false,
+                   ApiResponse::Error(404, "no-pins",
+                                      "PIN sign-in is off: no [user] has a pin_sha256 (see "
+                                      "docs/configuration.md); sign in with a token"));
+  }
+  SignInResult result = sessions_->SignIn(pin);
+  using Outcome = SignInResult::Outcome;
+  if (result.outcome != Outcome::kOk) {
+    ApiResponse refusal =
+        result.outcome == Outcome::kLockedOut
+            ? ApiResponse::Error(429, "locked-out", result.reason)
+        : result.outcome == Outcome::kMalformed ? ApiResponse::Error(400, "bad-pin", result.reason)
+                                                : ApiResponse::Error(401, "wrong-pin",
+                                                                     result.reason);
+    if (result.retry_after_s > 0) {
+      refusal.headers.push_back({"Retry-After", std::to_string(result.retry_after_s)});
+      refusal.body["retry_after_s"] = result.retry_after_s;
+    }
+    return Audited(raw, action, std::nullopt, false, std::move(refusal));
+  }
+  ApiResponse response;
+  response.status = 201;
+  response.body = json{{"token", result.token},
+                       {"user", result.user},
+                       {"role", RoleName(result.role)},
+                       {"idle_expiry_s", result.expires_in_s}};
+  response.audit_detail = "signed in by PIN (session expires after " +
+                          std::to_string(result.expires_in_s) + " s unused)";
+  return Audited(raw, action, ApiIdentity{result.user, result.role}, true, std::move(response));
+}
+
+ApiResponse ApiServer::SignOut(const RawApiRequest& raw, const ApiIdentity& who) {
+  const bool ended = sessions_->SignOut(BearerToken(*raw.authorization));
+  if (!ended) {
+    return Audited(raw, "DELETE /v1/session", who, false,
+                   ApiResponse::Error(409, "not-a-session",
+                                      "this token is a configured [user] token, not a PIN "
+                                      "session: there is nothing to sign out"));
+  }
+  ApiResponse response;
+  response.body = json{{"signed_out", who.user}};
+  response.audit_detail = "signed out";
+  return Audited(raw, "DELETE /v1/session", who, true, std::move(response));
+}
 
 void ApiServer::Route(const std::string& method, const std::string& pattern, std::set<Role> roles,
                       AuditPolicy audit, Handler handler) {
@@ -717,9 +796,10 @@ std::optional<ApiIdentity> ApiServer::Authenticate(const std::optional<std::stri
     if (match) found = &user;
   }
   if (!found) {
+    if (auto session = sessions_->Find(token)) return ApiIdentity{session->user, session->role};
     *problem =
-        "the token is not known (check the token, or ask for a [user] in the "
-        "configuration)";
+        "the token is not known (check the token, sign in again if it was a PIN session, or ask "
+        "for a [user] in the configuration)";
     return std::nullopt;
   }
   return ApiIdentity{found->name, found->role};
@@ -756,11 +836,18 @@ ApiResponse ApiServer::Handle(const RawApiRequest& raw) {
 }
 
 ApiResponse ApiServer::HandleRequest(const RawApiRequest& raw, std::optional<Role>* stream_role) {
+  // The in-car screen's files and its PIN sign-in come before any token (daemon/ui_files.h).
+  if (ui_dir_ && raw.method == "GET" &&
+      (raw.path == "/" || raw.path == "/ui" || raw.path.rfind("/ui/", 0) == 0)) {
+    return UiFile(*ui_dir_, raw.path);
+  }
+  if (raw.path == "/v1/session" && raw.method == "POST") return SignIn(raw);
   std::string problem;
   std::optional<ApiIdentity> who = Authenticate(raw.authorization, &problem);
   const std::string unmatched = raw.method + " " + raw.path;
   if (!who)
     return Audited(raw, unmatched, who, false, ApiResponse::Error(401, "unauthorized", problem));
+  if (raw.path == "/v1/session" && raw.method == "DELETE") return SignOut(raw, *who);
 
   // Route: decode each segment, then match.
   std::vector<std::string> segments;

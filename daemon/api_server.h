@@ -28,6 +28,7 @@
 #include "base/status.h"
 #include "daemon/config.h"
 #include "daemon/role.h"
+#include "daemon/sessions.h"
 #include "storage/audit_log.h"
 
 namespace patrolrec::daemon {
@@ -163,6 +164,13 @@ class ApiServer {
   void Publish(const std::string& event, const nlohmann::json& data,
                const std::set<Role>& visible_to);
 
+  // Serves the in-car screen's files from `directory` at /ui/ (and redirects / there) without a
+  // token (daemon/ui_files.h); "" answers those paths with a 404 saying the files are missing.
+  void ServeUi(std::string directory);
+  // PIN sign-in (POST /v1/session {"pin"}, DELETE /v1/session; daemon/sessions.h): on when some
+  // [user] has a pin_sha256. Its session tokens are accepted like bearer tokens.
+  SessionTable& sessions() { return *sessions_; }
+
   // Starts listening; fails, naming the socket or address and why, if either cannot be opened.
   base::Status Listen(const ApiListenConfig& config);
   // Ends every event stream, stops listening and removes the socket file. Idempotent.
@@ -201,10 +209,15 @@ class ApiServer {
                       const std::optional<ApiIdentity>& who, bool audit_success,
                       ApiResponse response);
   ApiResponse ListAudit(const ApiRequest& request);
+  // POST /v1/session (no token) and DELETE /v1/session (its own token), before routing.
+  ApiResponse SignIn(const RawApiRequest& raw);
+  ApiResponse SignOut(const RawApiRequest& raw, const ApiIdentity& who);
 
   std::vector<User> users_;
   storage::AuditLog& audit_;
   std::vector<RouteEntry> routes_;
+  std::unique_ptr<SessionTable> sessions_;
+  std::optional<std::string> ui_dir_;  // set by ServeUi
   int tcp_port_ = 0;
   std::unique_ptr<Impl> impl_;
 };

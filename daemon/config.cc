@@ -68,7 +68,7 @@ const std::vector<std::string> kUplinkKeys = {"endpoint",
                                               "deadline_alert_hours",
                                               "network"};
 const std::vector<std::string> kLiveKeys = {"listen", "max_kbps", "max_viewers"};
-const std::vector<std::string> kUserKeys = {"role", "token_sha256"};
+const std::vector<std::string> kUserKeys = {"role", "token_sha256", "pin_sha256"};
 const std::vector<std::string> kExportKeys = {"approval_expiry_hours", "iso", "pdf"};
 const std::vector<std::string> kMediumKeys = {"vendor_id", "product_id", "serial"};
 const std::vector<std::string> kCameraKeys = {"source",    "url",          "device",  "format",
@@ -862,6 +862,12 @@ UserConfig ReadUser(const Section& section, Errors& errors) {
                "64 lower-case hex digits, the SHA-256 of the token (printf %s TOKEN | sha256sum), "
                "not the token itself");
   }
+  user.pin_sha256 = reader.String("pin_sha256", "", /*required=*/false, "");
+  if (reader.Get("pin_sha256") && !IsLowerHex64(user.pin_sha256)) {
+    reader.Bad("pin_sha256",
+               "64 lower-case hex digits, the SHA-256 of the PIN (printf %s PIN | sha256sum), "
+               "not the PIN itself");
+  }
   return user;
 }
 
@@ -1195,6 +1201,19 @@ Result<Config> Parse(const std::string& text, const std::string& file_name, base
                                   "); every user needs a token of their own");
     }
   }
+  // One PIN, one person: a PIN signs in the user it maps to, so two users cannot share one.
+  std::map<std::string, const Section*> pin_owner;
+  for (const Section& section : sections) {
+    const Entry* pin = section.kind == "user" ? section.Find("pin_sha256") : nullptr;
+    if (!pin) continue;
+    auto [it, inserted] = pin_owner.emplace(pin->value, &section);
+    if (!inserted) {
+      errors.Add(pin->line, section.Label() + " pin_sha256: the same PIN as " +
+                                it->second->Label() + " (line " +
+                                std::to_string(it->second->Find("pin_sha256")->line) +
+                                "); every user needs a PIN of their own");
+    }
+  }
   // A missing section is reported at the end of the file, where it would be added.
   if (device) {
     ReadDevice(*device, env, errors, &config.device);
@@ -1268,7 +1287,8 @@ Config DemoConfig(const std::string& data_dir, int segment_seconds) {
 
   config.api.socket = data_dir + "/api.sock";
   for (const DemoUser& demo : kDemoUsers) {
-    config.users.push_back(UserConfig{demo.name, demo.role, storage::Sha256Hex(demo.token)});
+    config.users.push_back(UserConfig{demo.name, demo.role, storage::Sha256Hex(demo.token),
+                                      storage::Sha256Hex(demo.pin)});
   }
   return config;
 }
@@ -1413,6 +1433,7 @@ std::string FormatConfig(const Config& config) {
     out += "\n[user " + user.name + "]\n";
     line("role", RoleName(user.role));
     line("token_sha256", user.token_sha256);
+    if (!user.pin_sha256.empty()) line("pin_sha256", user.pin_sha256);
   }
   for (const gps::Geofence& fence : config.geofences) {
     out += "\n[geofence " + fence.name + "]\n";

@@ -167,6 +167,9 @@ struct UserConfig {
   std::string name;  // [a-z0-9-]+, unique; the actor in the audit log
   Role role = Role::kOfficer;
   std::string token_sha256;  // 64 lower-case hex digits: `printf %s TOKEN | sha256sum`
+  // The SHA-256 of the PIN that signs this user in on the in-car screen (POST /v1/session,
+  // docs/ui.md), same form; "" = no PIN sign-in for this user. Unique across users.
+  std::string pin_sha256;
 
   bool operator==(const UserConfig&) const = default;
 };
@@ -234,12 +237,13 @@ struct DemoUser {
   const char* name;
   Role role;
   const char* token;
+  const char* pin;  // the in-car screen's sign-in (docs/ui.md)
 };
 inline constexpr DemoUser kDemoUsers[] = {
-    {"demo-officer", Role::kOfficer, "demo-officer-token"},
-    {"demo-supervisor", Role::kSupervisor, "demo-supervisor-token"},
-    {"demo-technician", Role::kTechnician, "demo-technician-token"},
-    {"demo-auditor", Role::kAuditor, "demo-auditor-token"},
+    {"demo-officer", Role::kOfficer, "demo-officer-token", "1111"},
+    {"demo-supervisor", Role::kSupervisor, "demo-supervisor-token", "2222"},
+    {"demo-technician", Role::kTechnician, "demo-technician-token", "3333"},
+    {"demo-auditor", Role::kAuditor, "demo-auditor-token", "4444"},
 };
 Config DemoConfig(const std::string& data_dir, int segment_seconds);
 

@@ -5,6 +5,8 @@
 #include <cstdio>
 
 #include "base/log.h"
+#include "daemon/ui_files.h"
+#include "daemon/ui_routes.h"
 
 namespace patrolrec::daemon {
 
@@ -150,6 +152,11 @@ base::Status ControlPlane::Open() {
   OpenInterruptions();
   OpenExports();
   OpenLive();
+  // The in-car screen (docs/ui.md): its files, the technician's inventory and /metrics.
+  api_->ServeUi(FindUiDirectory());
+  RegisterUiRoutes(api_.get(), recorder_, routes_.get(), clock_, [this] {
+    return uplink_ ? uplink_->Snapshot(false) : nlohmann::json{{"enabled", false}, {"mode", "off"}};
+  });
   ApiListenConfig listen = ListenConfigFrom(config.api);
   base::Status listening = api_->Listen(listen);
   if (!listening.ok()) {

@@ -7,6 +7,7 @@
 
 #include "base/env.h"
 #include "base/log.h"
+#include "daemon/self_check.h"
 
 namespace patrolrec::daemon {
 
@@ -561,6 +562,19 @@ json ControlRoutes::Health() const {
     }
     if (!d.error.empty()) disk["error"] = d.error;
     out["disk"] = disk;
+  }
+  // Hours of recording the free space holds at the configured bitrates (the in-car screen's
+  // "storage left"; the self-check's estimate, daemon/self_check.h, uses the same rates).
+  if (out.contains("disk") && out["disk"].contains("free_bytes")) {
+    int64_t kbps = 0;
+    for (const CameraConfig& c : recorder_->config().cameras) {
+      kbps += c.bitrate_kbps + (c.audio != AudioKind::kNone ? kAudioBitrateKbps : 0);
+    }
+    if (kbps > 0) {
+      const double bytes_per_hour = kbps * 1000.0 / 8 * 3600;
+      out["record_hours_left"] =
+          std::floor(out["disk"]["free_bytes"].get<double>() / bytes_per_hour * 10) / 10;
+    }
   }
   json inputs = json::array();
   for (const std::string& d : duty_->InputDescriptions()) inputs.push_back(d);

@@ -32,6 +32,7 @@ using namespace patrolrec;
 constexpr char kUsage[] =
     "Usage: patrolrecd --demo [--duration SECONDS] [--data-dir DIR] [--segment-seconds N]\n"
     "                         [--gpsd HOST:PORT] [--live HOST:PORT]\n"
+    "                         [--gpsd HOST:PORT] [--listen HOST:PORT]\n"
     "       patrolrecd --config FILE [--duration SECONDS] [--stop-timeout SECONDS]\n"
     "       patrolrecd --check-config FILE\n"
     "       patrolrecd (--demo | --config FILE) --print-pipelines | --print-config\n"
@@ -52,6 +53,9 @@ constexpr char kUsage[] =
     "                        127.0.0.1:2947)\n"
     "  --live HOST:PORT      serve the live view (RTSP) there, or 'none' (overrides [live]\n"
     "                        listen; docs/live-view.md), e.g. 127.0.0.1:8554\n"
+    "  --listen HOST:PORT    serve the control API and the in-car screen (http://HOST:PORT/ui/)\n"
+    "                        on this TCP address too (overrides [api] listen), e.g.\n"
+    "                        127.0.0.1:8080; 'none' for the Unix socket only\n"
     "  --duration SECONDS    stop by itself after this long (default: until SIGINT/SIGTERM)\n"
     "  --stop-timeout SECONDS  give up a stop that takes longer than this (default 20): log\n"
     "                        the files left unsealed (the next start recovers them), exit 1\n"
@@ -82,6 +86,7 @@ struct Options {
   bool print_config = false;
   std::string gpsd;
   std::string live;  // --live HOST:PORT or none; "" = as configured
+  std::string listen;  // --listen HOST:PORT, or "none"
   bool quiet = false;
   bool no_probes = false;
   bool recover_only = false;
@@ -183,6 +188,14 @@ int main(int argc, char** argv) {
         return UsageError("--live needs HOST:PORT, e.g. 127.0.0.1:8554, or none");
       }
       options.live = v;
+    } else if (arg == "--listen") {
+      const char* v = value();
+      std::string text = v ? v : "";
+      size_t colon = text.rfind(':');
+      if (text != "none" && (colon == std::string::npos || colon == 0 || colon + 1 == text.size())) {
+        return UsageError("--listen needs HOST:PORT, e.g. 127.0.0.1:8080, or none");
+      }
+      options.listen = text;
     } else if (arg == "--quiet") {
       options.quiet = true;
     } else if (arg == "--no-probes") {
@@ -287,6 +300,13 @@ int main(int argc, char** argv) {
     daemon::ParseGpsdAddress(options.live, &address);
     config.live.listen_host = address.enabled ? address.host : "";
     config.live.listen_port = address.enabled ? address.port : "";
+  }
+  if (options.listen == "none") {
+    config.api.listen_host.clear(), config.api.listen_port.clear();
+  } else if (!options.listen.empty()) {
+    size_t colon = options.listen.rfind(':');
+    config.api.listen_host = options.listen.substr(0, colon);
+    config.api.listen_port = options.listen.substr(colon + 1);
   }
   if (config.data_dir.front() != '/') {
     if (char* cwd = g_get_current_dir()) {

@@ -95,6 +95,8 @@ class CameraPipeline {
   void InjectSourceErrorForTesting(const std::string& message);
 
   int restarts() const { return restarts_; }
+  // Video frames seen since the pipeline last (re)started (/metrics). Thread-safe.
+  uint64_t frames_seen() const { return frames_seen_.load(std::memory_order_relaxed); }
 
   // The newest thumbnail (empty before the first, and on passthrough cameras). The last one is
   // kept across restarts: its time says how old it is. Thread-safe.

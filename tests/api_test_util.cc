@@ -23,7 +23,8 @@ std::vector<daemon::UserConfig> TestUsers() {
   for (daemon::Role role : {daemon::Role::kOfficer, daemon::Role::kSupervisor,
                             daemon::Role::kTechnician, daemon::Role::kAuditor}) {
     const std::string name = daemon::RoleName(role);
-    users.push_back(daemon::UserConfig{"test-" + name, role, storage::Sha256Hex(name + "-token")});
+    users.push_back(
+        daemon::UserConfig{"test-" + name, role, storage::Sha256Hex(name + "-token"), ""});
   }
   return users;
 }

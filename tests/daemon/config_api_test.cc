@@ -56,7 +56,7 @@ TEST(ConfigApiTest, ReadsApiAndUsers) {
   EXPECT_EQ(config.api.listen_host, "127.0.0.1");
   EXPECT_EQ(config.api.listen_port, "8080");
   ASSERT_EQ(config.users.size(), 2u);
-  EXPECT_EQ(config.users[0], (UserConfig{"li-wei", Role::kOfficer, kHash}));
+  EXPECT_EQ(config.users[0], (UserConfig{"li-wei", Role::kOfficer, kHash, ""}));
   EXPECT_EQ(config.users[1].role, Role::kAuditor);
   EXPECT_TRUE(ParseOk("[api]\nlisten = none\n").api.listen_host.empty());
 }
@@ -109,6 +109,38 @@ TEST(ConfigApiTest, ReportsEachMistakeWithLineSectionAndKey) {
   EXPECT_THAT(error, HasSubstr(At(20) + "[user zhao] token_sha256: the same token as [user wang]"));
   EXPECT_THAT(error, HasSubstr(At(21) + "[user]: a user section needs the user's name"));
   EXPECT_THAT(error, HasSubstr(At(22) + "[user Bad_Name]: a user name is lower-case letters"));
+}
+
+TEST(ConfigApiTest, ReadsAPinAndRoundTripsIt) {
+  Config config = ParseOk("[user li-wei]\nrole = officer\ntoken_sha256 = " + kHash +
+                          "\npin_sha256 = " + storage::Sha256Hex("1234") + "\n");
+  ASSERT_EQ(config.users.size(), 1u);
+  EXPECT_EQ(config.users[0].pin_sha256, storage::Sha256Hex("1234"));
+  auto again = ParseConfig(FormatConfig(config), kFile);
+  ASSERT_TRUE(again.ok()) << again.message();
+  again->source_file = config.source_file;
+  EXPECT_EQ(*again, config);
+  EXPECT_EQ(DemoConfig("/tmp/patrolrec-demo", 10).users[0].pin_sha256, storage::Sha256Hex("1111"));
+}
+
+TEST(ConfigApiTest, BadOrSharedPinIsReportedWithLineSectionAndKey) {
+  std::string error = ParseError(
+      "[user li-wei]\n"                                         // 9
+      "role = officer\n"                                        // 10
+      "token_sha256 = " + kHash + "\n"                          // 11
+      "pin_sha256 = 1234\n"                                     // 12
+      "[user wang]\n"                                           // 13
+      "role = officer\n"                                        // 14
+      "token_sha256 = " + storage::Sha256Hex("a") + "\n"        // 15
+      "pin_sha256 = " + storage::Sha256Hex("1111") + "\n"       // 16
+      "[user zhao]\n"                                           // 17
+      "role = supervisor\n"                                     // 18
+      "token_sha256 = " + storage::Sha256Hex("b") + "\n"        // 19
+      "pin_sha256 = " + storage::Sha256Hex("1111") + "\n");     // 20
+  EXPECT_THAT(error, HasSubstr(At(12) + "[user li-wei] pin_sha256: expected 64 lower-case hex "
+                                        "digits, the SHA-256 of the PIN"));
+  EXPECT_THAT(error, HasSubstr(At(20) + "[user zhao] pin_sha256: the same PIN as [user wang] "
+                                        "(line 16)"));
 }
 
 TEST(ConfigApiTest, DuplicateUserIsReported) {
