@@ -4,6 +4,7 @@
 #include <sys/statvfs.h>
 
 #include <cmath>
+#include <map>
 
 #include "base/env.h"
 #include "base/log.h"
@@ -499,6 +500,8 @@ json ControlRoutes::Status(Role role) const {
 
 json ControlRoutes::Cameras() const {
   json cameras = json::array();
+  std::map<std::string, CameraHealthNow> probes;
+  for (CameraHealthNow& now : recorder_->HealthNow()) probes[now.camera] = std::move(now);
   for (const std::string& name : recorder_->camera_names()) {
     pipeline::CameraPipeline* camera = recorder_->camera(name);
     json item = {{"name", name},
@@ -507,6 +510,18 @@ json ControlRoutes::Cameras() const {
                                : pipeline::CameraStateName(camera->state())}};
     std::string problem = camera->OverdueProblem(clock_->MonotonicNs());
     if (!problem.empty()) item["problem"] = problem;
+    // The probes' states (docs/health.md): "state" is the picture's, or the sound's when the
+    // picture is fine, so a screen can show one word per camera.
+    const CameraHealthNow& now = probes[name];
+    json health = {{"state", now.video_state != "ok" ? now.video_state : now.audio_state},
+                   {"measured", now.measured},
+                   {"video", now.video_state}};
+    if (!now.video_cause.empty()) health["video_cause"] = now.video_cause;
+    if (now.has_audio) {
+      health["audio"] = now.audio_state;
+      if (!now.audio_cause.empty()) health["audio_cause"] = now.audio_cause;
+    }
+    item["health"] = health;
     cameras.push_back(item);
   }
   return cameras;

@@ -224,6 +224,12 @@ TEST_F(ProbesTest, ACoveredLensDuringAnIncidentIsAnInterruptionWithAnAlert) {
   RunLoopFor(3);
   Simulate("cabin-rear", "cover");
   ASSERT_GT(WaitFor("cabin-rear", HealthChannel::kVideo, "covered", 12), 0) << SeenText();
+  // The crew's screen reads it from the status (docs/ui.md).
+  const json status = Call("GET", "/v1/status", "officer").Json();
+  ASSERT_EQ(status["cameras"].size(), 1u);
+  EXPECT_EQ(status["cameras"][0]["health"]["state"], "covered") << status.dump(2);
+  EXPECT_THAT(status["cameras"][0]["health"].value("video_cause", ""),
+              HasSubstr("dark and featureless"));
   // The alert is in the outbox within 2 s of the state change.
   auto alert_file = [&] {
     std::error_code error;
