@@ -259,6 +259,11 @@
   function renderIncident() {
     const box = $("incident"), actions = $("actions");
     const i = S.status.incident;
+    // Rebuilt only when the incident or the language changed: a button replaced every second
+    // would lose the touch that lands on it.
+    const key = JSON.stringify([S.lang, i || null]);
+    if (key === S.incidentKey && actions.childElementCount) return;
+    S.incidentKey = key;
     box.innerHTML = "";
     actions.innerHTML = "";
     const button = (key, onclick, cls) => actions.append(el("button", { type: "button", "data-action": key,

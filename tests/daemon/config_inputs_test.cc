@@ -182,7 +182,8 @@ TEST(ConfigInputsTest, ReportsSectionMistakes) {
   EXPECT_THAT(ParseError("[inputs door]\n"),
               HasSubstr(At(9) + "unknown section \"[inputs door]\"; expected [device], [storage], "
                                 "[gps], [incidents], [health], [camera NAME], [geofence NAME], "
-                                "[input NAME], [crash], [api], [uplink] or [user NAME] "
+                                "[input NAME], [crash], [api], [uplink], [user NAME], "
+                                "[export], [medium NAME] or [live] "
                                 "(did you mean \"input\"?)"));
   EXPECT_THAT(ParseError("[crash]\nthreshold = 3\n"),
               HasSubstr(At(10) + "[crash] threshold: unknown key (did you mean \"threshold_g\"?)"));
