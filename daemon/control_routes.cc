@@ -373,11 +373,8 @@ ControlRoutes::ControlRoutes(ApiServer* server, Recorder* recorder, Duty* duty, 
             }
             if (std::string why = camera->SimulateFault(fault); !why.empty()) {
               return ApiResponse::Error(
-                  fault == "cover" || fault == "black" || fault == "freeze" || fault == "mute" ||
-                          fault == "clip" || fault == "none"
-                      ? 409
-                      : 400,
-                  "cannot-simulate", why);
+                  pipeline::CameraPipeline::IsSimulatedFault(fault) ? 409 : 400, "cannot-simulate",
+                  why);
             }
             ApiResponse response = Ok(json{{"camera", name},
                                            {"video_fault", camera->simulated_video_fault()},

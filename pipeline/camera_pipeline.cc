@@ -431,9 +431,18 @@ std::vector<AudioSample> CameraPipeline::TakeAudioSamples() {
   return std::exchange(audio_samples_, {});
 }
 
+namespace {
+const std::set<std::string> kVideoFaults = {"cover", "black", "freeze"};
+const std::set<std::string> kAudioFaults = {"mute", "clip"};
+}  // namespace
+
+bool CameraPipeline::IsSimulatedFault(const std::string& fault) {
+  return fault == "none" || kVideoFaults.count(fault) || kAudioFaults.count(fault);
+}
+
 std::string CameraPipeline::SimulateFault(const std::string& fault) {
-  static const std::set<std::string> kVideo = {"cover", "black", "freeze"};
-  static const std::set<std::string> kAudio = {"mute", "clip"};
+  const std::set<std::string>& kVideo = kVideoFaults;
+  const std::set<std::string>& kAudio = kAudioFaults;
   if (spec_.source != Source::kTest) {
     return "camera \"" + spec_.name +
            "\" is not a synthetic (test) camera: cover its lens or unplug it for real";

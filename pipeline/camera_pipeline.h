@@ -116,6 +116,8 @@ class CameraPipeline {
   // "mute" (silence), "clip" (a full-scale square wave), "none" (back to normal). Kept across
   // restarts. Returns "" or why it cannot (not a test camera, no test tone, unknown fault).
   std::string SimulateFault(const std::string& fault);
+  // Whether `fault` is one of SimulateFault's words (the API's 400 for anything else).
+  static bool IsSimulatedFault(const std::string& fault);
   const std::string& simulated_video_fault() const { return simulated_video_fault_; }
   const std::string& simulated_audio_fault() const { return simulated_audio_fault_; }
   // Where the live branch's access units go (graph.h "live"; only in graphs built with
